@@ -1,0 +1,20 @@
+//! The `#[cache]` attribute of the [`rediscache`](https://docs.rs/rediscache) crate. Use it
+//! through `rediscache::cache`; this crate only emits glue that calls `rediscache`'s runtime.
+//!
+//! The pipeline is split one step per file: [`args`] parses the options, [`duration`] reads
+//! durations, [`signature`] reads the function, [`validate`] checks them together, [`expand`]
+//! writes the code.
+
+use proc_macro::TokenStream;
+
+mod args;
+mod duration;
+mod expand;
+mod signature;
+mod validate;
+
+/// Caches a function's results in Redis. Documented in the `rediscache` crate.
+#[proc_macro_attribute]
+pub fn cache(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::cache(attr.into(), item.into()).into()
+}

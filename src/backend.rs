@@ -1,0 +1,184 @@
+//! The Redis side: one multiplexed command connection and one RESP3 subscriber connection, both
+//! `ConnectionManager`s that reconnect by themselves, driven by the background runtime. Every
+//! operation is bounded by the configured timeout.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Client, ConnectionInfo, ProtocolVersion};
+
+use crate::Error;
+use crate::key::Key;
+use crate::policy::px;
+use crate::script;
+use crate::stats::Counter;
+use crate::wakeup::{Subscription, Wakeups};
+
+/// Connections to one Redis server.
+pub(crate) struct Backend {
+    conn: ConnectionManager,
+    wakeups: Arc<Wakeups>,
+    timeout: Duration,
+}
+
+impl Backend {
+    /// Prepares connections without opening them; must run inside the background runtime's
+    /// context, where the connection tasks will live.
+    pub(crate) fn new(info: &ConnectionInfo, timeout: Duration) -> Result<Backend, Error> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let conn = Client::open(info.clone())?.get_connection_manager_lazy(config.clone())?;
+
+        let resp3 = info.clone().set_redis_settings(
+            info.redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3),
+        );
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let subscriber = Client::open(resp3)?.get_connection_manager_lazy(
+            config.set_push_sender(tx).set_automatic_resubscription(),
+        )?;
+        let wakeups = Wakeups::start(subscriber, rx, timeout);
+        Ok(Backend {
+            conn,
+            wakeups,
+            timeout,
+        })
+    }
+
+    async fn bounded<T>(
+        &self,
+        op: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.timeout, op).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(Error::Timeout(self.timeout)),
+        }
+    }
+
+    /// Reads an entry: the one command of a hit.
+    pub(crate) async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>, Error> {
+        let mut conn = self.conn.clone();
+        self.bounded(conn.get(key.value())).await
+    }
+
+    /// Takes the recompute lease of `key` for `retry` if nobody holds it.
+    pub(crate) async fn try_lease(
+        &self,
+        key: &Key,
+        token: &str,
+        retry: Duration,
+    ) -> Result<bool, Error> {
+        let mut conn = self.conn.clone();
+        let set = redis::cmd("SET")
+            .arg(key.lease())
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(px(retry))
+            .clone();
+        let reply: Option<String> = self.bounded(set.query_async(&mut conn)).await?;
+        Ok(reply.is_some())
+    }
+
+    /// Stores an entry for `expire`, releases our lease and wakes waiters, in one script.
+    pub(crate) async fn store(
+        &self,
+        key: &Key,
+        entry: &[u8],
+        expire: Duration,
+        token: &str,
+    ) -> Result<(), Error> {
+        let mut conn = self.conn.clone();
+        let mut call = script::STORE.prepare_invoke();
+        call.key(key.value())
+            .key(key.lease())
+            .arg(entry)
+            .arg(px(expire))
+            .arg(token)
+            .arg(key.channel());
+        self.bounded(call.invoke_async::<i64>(&mut conn))
+            .await
+            .map(drop)
+    }
+
+    /// Tells waiters a computation ended without a value; the lease stays until `retry`.
+    pub(crate) async fn announce_failure(&self, key: &Key) -> Result<(), Error> {
+        let mut conn = self.conn.clone();
+        self.bounded(conn.publish::<_, _, i64>(key.channel(), "0"))
+            .await
+            .map(drop)
+    }
+
+    /// Removes an entry and its lease.
+    pub(crate) async fn delete(&self, key: &Key) -> Result<(), Error> {
+        let mut conn = self.conn.clone();
+        self.bounded(conn.del::<_, i64>(&[key.value().to_owned(), key.lease()]))
+            .await
+            .map(drop)
+    }
+
+    /// Adds counts to the stats hash, in one pipeline.
+    pub(crate) async fn add_stats(
+        &self,
+        stats_key: &str,
+        counts: &[(Counter, u64)],
+    ) -> Result<(), Error> {
+        let mut pipe = redis::pipe();
+        for (c, n) in counts {
+            pipe.hincr(stats_key, c.field(), *n).ignore();
+        }
+        let mut conn = self.conn.clone();
+        self.bounded(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    /// Reads the stats hash; with `reset`, deletes it in the same step.
+    pub(crate) async fn read_stats(
+        &self,
+        stats_key: &str,
+        reset: bool,
+    ) -> Result<HashMap<String, i64>, Error> {
+        let mut conn = self.conn.clone();
+        if reset {
+            let mut call = script::TAKE_STATS.prepare_invoke();
+            call.key(stats_key);
+            self.bounded(call.invoke_async(&mut conn)).await
+        } else {
+            self.bounded(conn.hgetall(stats_key)).await
+        }
+    }
+
+    /// Answers whether Redis is reachable and accepts our credentials.
+    pub(crate) async fn ping(&self) -> Result<(), Error> {
+        let mut conn = self.conn.clone();
+        self.bounded(redis::cmd("PING").query_async::<String>(&mut conn))
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the computation running elsewhere for `key` lands, at most `limit`:
+    /// subscribes to the entry's channel, reads once (it may have landed already), then sleeps
+    /// until a message or the limit. Returns the entry if one is there at the end.
+    pub(crate) async fn wait_landing(
+        &self,
+        key: &Key,
+        limit: Duration,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let sub: Subscription = self.wakeups.subscribe(&key.channel()).await?;
+        let landed = sub.notified();
+        let mut landed = std::pin::pin!(landed);
+        landed.as_mut().enable();
+        if let Some(entry) = self.get(key).await? {
+            return Ok(Some(entry));
+        }
+        let _ = tokio::time::timeout_at(deadline, landed).await;
+        self.get(key).await
+    }
+}

@@ -1,0 +1,258 @@
+//! `RedisCacheBuilder`: configuration from code, validated without touching the network.
+
+use std::time::Duration;
+
+use crate::cache::RedisCache;
+use crate::config::Target;
+use crate::{Error, key};
+
+/// Default bound on each Redis operation.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default largest entry the cache stores.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 8 * 1024 * 1024;
+/// Default key prefix.
+pub const DEFAULT_PREFIX: &str = "rediscache";
+
+/// Configures a [`RedisCache`]. Settings given here beat the environment
+/// (`REDIS_URL`, `REDIS_SERVICE_HOST`, `REDIS_SERVICE_PORT`, `REDIS_SERVICE_DB`,
+/// `REDIS_SERVICE_PASSWORD`), which beats the defaults (`localhost:6379`, db 0).
+///
+/// ```
+/// use std::time::Duration;
+/// use rediscache::RedisCache;
+///
+/// let cache = RedisCache::builder()
+///     .host("127.0.0.1")
+///     .port(6379)
+///     .db(2)
+///     .prefix("myapp")
+///     .timeout(Duration::from_millis(200))
+///     .build()?; // validates only; connects on first use
+/// assert!(cache.is_enabled());
+/// # Ok::<(), rediscache::Error>(())
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct RedisCacheBuilder {
+    url: Option<String>,
+    fields: Target,
+    enabled: Option<bool>,
+    prefix: Option<String>,
+    timeout: Option<Duration>,
+    max_value_bytes: Option<usize>,
+    use_env: Option<bool>,
+}
+
+impl std::fmt::Debug for RedisCacheBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCacheBuilder")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("host", &self.fields.host)
+            .field("port", &self.fields.port)
+            .field("db", &self.fields.db)
+            .field("password", &self.fields.password.as_ref().map(|_| "***"))
+            .field("enabled", &self.enabled)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisCacheBuilder {
+    /// Connects to this URL: `redis://[user:password@]host[:port][/db]`. Replaces every
+    /// connection setting of the environment; `host`, `port`, `db` and `password` given here
+    /// still override its parts.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// The Redis host name or address.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.fields.host = Some(host.into());
+        self
+    }
+
+    /// The Redis port.
+    pub fn port(mut self, port: u16) -> Self {
+        self.fields.port = Some(port);
+        self
+    }
+
+    /// The Redis database index.
+    pub fn db(mut self, db: i64) -> Self {
+        self.fields.db = Some(db);
+        self
+    }
+
+    /// The ACL user name (Redis 6+); without it, `password` authenticates the default user.
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.fields.username = Some(username.into());
+        self
+    }
+
+    /// The password. It never appears in `Debug` output or logs.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.fields.password = Some(password.into());
+        self
+    }
+
+    /// `false` turns the cache off: every call goes straight to the function and no
+    /// connection is ever opened, so connection settings are not even checked. Default `true`.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
+        self
+    }
+
+    /// The prefix of every key this cache writes (default `rediscache`); 1 to 64 characters,
+    /// no braces. Caches with different prefixes share nothing, stats included.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// The longest any caller waits for one Redis operation, connecting included
+    /// (default 1 s). Past it the call runs the function itself.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The largest encoded value stored (default 8 MiB); larger values are returned to the
+    /// caller but not stored, and a warning is logged.
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = Some(bytes);
+        self
+    }
+
+    /// Whether to read the `REDIS_*` environment variables (default `true`).
+    pub fn from_env(mut self, read: bool) -> Self {
+        self.use_env = Some(read);
+        self
+    }
+
+    /// Validates the configuration and returns the cache. Never touches the network.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the setting or environment variable that is malformed.
+    pub fn build(self) -> Result<RedisCache, Error> {
+        self.build_with_env(&|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn build_with_env(
+        self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<RedisCache, Error> {
+        let enabled = self.enabled.unwrap_or(true);
+        let prefix = self.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        key::check_prefix(&prefix)?;
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(Error::config("timeout", "must be longer than zero"));
+        }
+        let max_value_bytes = self.max_value_bytes.unwrap_or(DEFAULT_MAX_VALUE_BYTES);
+        if !enabled {
+            return Ok(RedisCache::from_parts(
+                None,
+                prefix,
+                timeout,
+                max_value_bytes,
+            ));
+        }
+        let base = match &self.url {
+            Some(url) => Target::from_url(url, "url")?,
+            None if self.use_env.unwrap_or(true) => Target::from_env(env)?,
+            None => Target::default(),
+        };
+        if let Some(db) = self.fields.db {
+            if db < 0 {
+                return Err(Error::config("db", format!("{db} is not a database index")));
+            }
+        }
+        if self.fields.port == Some(0) {
+            return Err(Error::config("port", "0 is not a port"));
+        }
+        let info = base.overlay(&self.fields).connection_info()?;
+        Ok(RedisCache::from_parts(
+            Some(info),
+            prefix,
+            timeout,
+            max_value_bytes,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn disabled_cache_accepts_any_url() {
+        let cache = RedisCache::builder()
+            .url("not a url")
+            .enabled(false)
+            .build()
+            .expect("disabled is fine");
+        assert!(!cache.is_enabled());
+    }
+
+    #[test]
+    fn bad_url_is_a_config_error_naming_url() {
+        let err = RedisCache::builder()
+            .url("http://nope")
+            .build_with_env(&no_env)
+            .expect_err("bad");
+        assert!(
+            matches!(&err, Error::Config { setting, .. } if setting == "url"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_environment_is_an_error_from_build() {
+        let env = |k: &str| (k == "REDIS_SERVICE_PORT").then(|| "abc".to_string());
+        let err = RedisCache::builder()
+            .build_with_env(&env)
+            .expect_err("bad port");
+        assert!(err.to_string().contains("REDIS_SERVICE_PORT"), "{err}");
+        // Code beats the environment: with a URL in code the variable is not read.
+        assert!(
+            RedisCache::builder()
+                .url("redis://h:1")
+                .build_with_env(&env)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let b = RedisCache::builder()
+            .password("hunter2")
+            .url("redis://:hunter2@h:1/0");
+        assert!(!format!("{b:?}").contains("hunter2"));
+        let cache = b.build_with_env(&no_env).expect("valid");
+        let shown = format!("{cache:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("h:1"), "{shown}");
+    }
+
+    #[test]
+    fn zero_timeout_and_braced_prefix_are_refused() {
+        assert!(
+            RedisCache::builder()
+                .timeout(Duration::ZERO)
+                .build_with_env(&no_env)
+                .is_err()
+        );
+        assert!(
+            RedisCache::builder()
+                .prefix("a{b}")
+                .build_with_env(&no_env)
+                .is_err()
+        );
+    }
+}

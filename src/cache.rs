@@ -1,0 +1,268 @@
+//! `RedisCache`: one Redis database seen as a cache, shared by every function that names it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use redis::ConnectionInfo;
+
+use crate::backend::Backend;
+use crate::builder::RedisCacheBuilder;
+use crate::config::Redacted;
+use crate::flight::Flights;
+use crate::key::Key;
+use crate::stats::{Counter, Counters, Stats};
+use crate::{Error, background};
+
+/// How often pending stats are added to Redis.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// A handle on a Redis database used as a cache. Cheap to clone; clones share connections,
+/// in-flight computations and stats.
+///
+/// Put one in a `static` and name it in `#[cache(cache = ...)]`:
+///
+/// ```no_run
+/// use std::sync::LazyLock;
+/// use rediscache::{cache, RedisCache};
+///
+/// static CACHE: LazyLock<RedisCache> = LazyLock::new(|| {
+///     RedisCache::builder().url("redis://127.0.0.1:6379/0").build().expect("valid configuration")
+/// });
+///
+/// #[cache(cache = CACHE, refresh = "10s", expire = "1m")]
+/// async fn exchange_rate(currency: &str) -> f64 {
+///     // a slow call
+///     1.08
+/// }
+///
+/// # async fn demo() -> Result<(), rediscache::Error> {
+/// let rate = exchange_rate("EUR").await;
+/// exchange_rate_invalidate("EUR").await?;
+/// let stats = CACHE.stats().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisCache {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// `None` when the cache is disabled.
+    info: Option<ConnectionInfo>,
+    pub(crate) prefix: String,
+    pub(crate) timeout: Duration,
+    pub(crate) max_value_bytes: usize,
+    backend: OnceLock<Option<Backend>>,
+    pub(crate) flights: Arc<Flights>,
+    counters: Counters,
+    /// Held while pending counts travel to Redis, so a stats read sees them.
+    flushing: tokio::sync::Mutex<()>,
+    flusher_started: AtomicBool,
+}
+
+impl fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RedisCache");
+        match &self.inner.info {
+            Some(info) => d.field("redis", &format_args!("{}", Redacted(info))),
+            None => d.field("enabled", &false),
+        };
+        d.field("prefix", &self.inner.prefix)
+            .field("timeout", &self.inner.timeout)
+            .finish()
+    }
+}
+
+impl RedisCache {
+    /// Starts a configuration; see [`RedisCacheBuilder`].
+    pub fn builder() -> RedisCacheBuilder {
+        RedisCacheBuilder::default()
+    }
+
+    /// The cache configured by the environment and defaults: `RedisCache::builder().build()`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when an environment variable is malformed.
+    pub fn new() -> Result<RedisCache, Error> {
+        RedisCache::builder().build()
+    }
+
+    pub(crate) fn from_parts(
+        info: Option<ConnectionInfo>,
+        prefix: String,
+        timeout: Duration,
+        max_value_bytes: usize,
+    ) -> RedisCache {
+        RedisCache {
+            inner: Arc::new(Inner {
+                info,
+                prefix,
+                timeout,
+                max_value_bytes,
+                backend: OnceLock::new(),
+                flights: Arc::default(),
+                counters: Counters::default(),
+                flushing: tokio::sync::Mutex::new(()),
+                flusher_started: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// A cache that is off: every call goes straight to the function.
+    pub(crate) fn disabled() -> RedisCache {
+        use crate::builder::{DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+        RedisCache::from_parts(
+            None,
+            DEFAULT_PREFIX.to_owned(),
+            DEFAULT_TIMEOUT,
+            DEFAULT_MAX_VALUE_BYTES,
+        )
+    }
+
+    /// Whether calls use Redis at all.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.info.is_some()
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The stats of every process using this Redis database and prefix. Includes everything
+    /// this process counted before the call, and what others counted up to a second ago.
+    ///
+    /// # Errors
+    /// When Redis cannot be read; [`Error::Unavailable`] when the cache is disabled.
+    pub async fn stats(&self) -> Result<Stats, Error> {
+        self.inner.read_stats(false).await
+    }
+
+    /// Reads the stats and resets them to zero in one atomic step.
+    ///
+    /// # Errors
+    /// As [`stats`](Self::stats).
+    pub async fn take_stats(&self) -> Result<Stats, Error> {
+        self.inner.read_stats(true).await
+    }
+
+    /// [`stats`](Self::stats) for sync code; needs no runtime.
+    ///
+    /// # Errors
+    /// As [`stats`](Self::stats).
+    pub fn stats_blocking(&self) -> Result<Stats, Error> {
+        self.blocking(|inner| async move { inner.read_stats(false).await })
+    }
+
+    /// [`take_stats`](Self::take_stats) for sync code; needs no runtime.
+    ///
+    /// # Errors
+    /// As [`stats`](Self::stats).
+    pub fn take_stats_blocking(&self) -> Result<Stats, Error> {
+        self.blocking(|inner| async move { inner.read_stats(true).await })
+    }
+
+    /// Checks that Redis answers and accepts the credentials.
+    ///
+    /// # Errors
+    /// The Redis error or timeout; [`Error::Unavailable`] when the cache is disabled.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.inner.backend()?.ping().await
+    }
+
+    /// [`ping`](Self::ping) for sync code.
+    ///
+    /// # Errors
+    /// As [`ping`](Self::ping).
+    pub fn ping_blocking(&self) -> Result<(), Error> {
+        self.blocking(|inner| async move { inner.backend()?.ping().await })
+    }
+
+    fn blocking<T, F: Future<Output = Result<T, Error>>>(
+        &self,
+        op: impl FnOnce(Arc<Inner>) -> F,
+    ) -> Result<T, Error> {
+        let handle = background::handle().ok_or(Error::Unavailable("no background runtime"))?;
+        background::block_on(handle, op(self.inner.clone()))
+    }
+}
+
+impl Inner {
+    /// The connections, prepared on first use.
+    pub(crate) fn backend(self: &Arc<Self>) -> Result<&Backend, Error> {
+        let info = self
+            .info
+            .as_ref()
+            .ok_or(Error::Unavailable("the cache is disabled"))?;
+        let backend = self.backend.get_or_init(|| {
+            let handle = background::handle()?;
+            let _context = handle.enter();
+            Backend::new(info, self.timeout)
+                .map_err(|e| tracing::error!(redis = %Redacted(info), error = %e, "rediscache: cannot set up connections; calls run uncached"))
+                .ok()
+        });
+        let backend = backend
+            .as_ref()
+            .ok_or(Error::Unavailable("connections could not be set up"))?;
+        self.start_flusher();
+        Ok(backend)
+    }
+
+    /// The key of function `name`'s entry for `args`.
+    pub(crate) fn key(&self, name: &str, args: &str) -> Key {
+        Key::new(&self.prefix, name, args)
+    }
+
+    pub(crate) fn count(&self, c: Counter) {
+        self.counters.add(c);
+    }
+
+    fn stats_key(&self) -> String {
+        format!("{}:stats", self.prefix)
+    }
+
+    /// Adds this process's pending counts to Redis.
+    async fn flush(self: &Arc<Self>) -> Result<(), Error> {
+        let _flushing = self.flushing.lock().await;
+        let counts = self.counters.take();
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let result = match self.backend() {
+            Ok(b) => b.add_stats(&self.stats_key(), &counts).await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.counters.restore(&counts);
+        }
+        result
+    }
+
+    async fn read_stats(self: &Arc<Self>, reset: bool) -> Result<Stats, Error> {
+        self.flush().await?;
+        let fields = self.backend()?.read_stats(&self.stats_key(), reset).await?;
+        Ok(Stats::from_fields(&fields))
+    }
+
+    fn start_flusher(self: &Arc<Self>) {
+        if self.flusher_started.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        background::spawn(async move {
+            let mut tick = tokio::time::interval(FLUSH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                if !inner.counters.is_empty() {
+                    if let Err(e) = inner.flush().await {
+                        tracing::debug!(error = %e, "rediscache: stats flush failed; will retry");
+                    }
+                }
+            }
+        });
+    }
+}

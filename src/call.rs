@@ -1,0 +1,301 @@
+//! The caching algorithm, written once for sync and async functions.
+//!
+//! A hit (fresh or stale) costs the caller one `GET`. Everything else (leases, stores, waking
+//! waiters) happens on misses and in background refreshes. Redis failures never reach the
+//! caller: the function runs instead.
+
+use std::any::Any;
+use std::future::Future;
+use std::hash::BuildHasher;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::FutureExt;
+
+use crate::__private::Options;
+use crate::Error;
+use crate::backend::Backend;
+use crate::cache::{Inner, RedisCache};
+use crate::codec;
+use crate::flight::{Leader, Outcome, Role};
+use crate::key::Key;
+use crate::policy::{self, Freshness};
+use crate::shape::Shape;
+use crate::stats::Counter;
+
+/// One execution of the cached function, owning what it needs.
+pub trait Job<R>: Send + 'static {
+    /// Runs the function on the caller's path.
+    fn run(self) -> impl Future<Output = R> + Send;
+    /// Runs `task` in the background the way this kind of function should: on the caller's
+    /// runtime for async functions, on the crate's blocking pool for sync ones.
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> bool;
+}
+
+type Panic = Box<dyn Any + Send>;
+
+/// A fresh token for a lease, unique enough that a process never mistakes another's lease
+/// for its own.
+fn token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let random = std::collections::hash_map::RandomState::new().hash_one((n, std::process::id()));
+    format!("{:x}-{random:016x}", std::process::id())
+}
+
+/// Serves one call of a cached function.
+pub(crate) async fn call<R, S, J>(
+    cache: &RedisCache,
+    opts: &'static Options,
+    args: Result<String, Error>,
+    make: impl FnOnce() -> J,
+    default: Option<impl FnOnce() -> R>,
+    _shape: S,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    let inner = &cache.inner;
+    if !cache.is_enabled() {
+        return make().run().await;
+    }
+    let key = match args.map(|args| inner.key(opts.name, &args)) {
+        Ok(key) => key,
+        Err(e) => {
+            tracing::warn!(function = opts.name, error = %e, "rediscache: arguments give no key; calling uncached");
+            return make().run().await;
+        }
+    };
+    let backend = match inner.backend() {
+        Ok(b) => b,
+        Err(_) => return compute_shared::<R, S, J>(inner, None, &key, opts, make).await,
+    };
+    match backend.get(&key).await {
+        Ok(Some(entry)) => match codec::decode::<S::Value>(&entry) {
+            Ok((written, value)) => {
+                inner.count(Counter::Success);
+                if policy::freshness(written, policy::now_ms(), opts.refresh) == Freshness::Stale {
+                    refresh_in_background::<R, S, J>(inner, key, opts, make);
+                }
+                return S::wrap(value);
+            }
+            Err(e) => {
+                tracing::warn!(function = opts.name, key = key.value(), error = %e, "rediscache: unreadable entry; recomputing");
+            }
+        },
+        Ok(None) => {}
+        Err(e) => {
+            inner.count(Counter::Errors);
+            tracing::warn!(function = opts.name, error = %e, "rediscache: redis failed; calling the function");
+            return compute_shared::<R, S, J>(inner, None, &key, opts, make).await;
+        }
+    }
+    inner.count(Counter::Missed);
+    match default {
+        Some(default) if !opts.wait => {
+            inner.count(Counter::Default);
+            refresh_in_background::<R, S, J>(inner, key, opts, make);
+            default()
+        }
+        _ => compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await,
+    }
+}
+
+/// Recomputes `key` off the caller's path, unless this process already does, or another
+/// process holds the lease.
+fn refresh_in_background<R, S, J>(
+    inner: &Arc<Inner>,
+    key: Key,
+    opts: &'static Options,
+    make: impl FnOnce() -> J,
+) where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    let Some(leader) = inner.flights.lead(key.value(), opts.retry) else {
+        return;
+    };
+    let job = make();
+    let inner = inner.clone();
+    J::spawn(async move {
+        let Ok(backend) = inner.backend() else { return };
+        let token = token();
+        match backend.try_lease(&key, &token, opts.retry).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                inner.count(Counter::Errors);
+                tracing::debug!(function = opts.name, error = %e, "rediscache: cannot take the lease; skipping refresh");
+                return;
+            }
+        }
+        // A panic is counted and logged in `run_and_store`; the background task ends quietly.
+        let _ =
+            run_and_store::<R, S, J>(&inner, Some(backend), &key, opts, job, leader, &token).await;
+    });
+}
+
+/// The caller needs the real value: share one computation in this process, and across
+/// processes wait for whoever holds the lease.
+async fn compute_shared<R, S, J>(
+    inner: &Arc<Inner>,
+    backend: Option<&Backend>,
+    key: &Key,
+    opts: &'static Options,
+    make: impl FnOnce() -> J,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    let mut slept = false;
+    let leader = loop {
+        match inner.flights.join(key.value(), opts.retry) {
+            Role::Leader(leader) => break leader,
+            Role::Follower(flight) => {
+                if !std::mem::replace(&mut slept, true) {
+                    inner.count(Counter::Sleep);
+                }
+                if let Some(Outcome::Done(entry)) = flight.wait(opts.retry).await {
+                    if let Ok((_, value)) = codec::decode::<S::Value>(&entry) {
+                        return S::wrap(value);
+                    }
+                }
+                // The leader failed, panicked or outlived `retry`: try to lead ourselves.
+            }
+        }
+    };
+    let token = token();
+    if let Some(b) = backend {
+        let leased = match b.try_lease(key, &token, opts.retry).await {
+            Ok(leased) => leased,
+            Err(e) => {
+                inner.count(Counter::Errors);
+                tracing::warn!(function = opts.name, error = %e, "rediscache: redis failed; calling the function");
+                true
+            }
+        };
+        if !leased {
+            if !slept {
+                inner.count(Counter::Sleep);
+            }
+            match b.wait_landing(key, opts.retry).await {
+                Ok(Some(entry)) => {
+                    if let Ok((_, value)) = codec::decode::<S::Value>(&entry) {
+                        leader.finish(Outcome::Done(Arc::from(entry)));
+                        return S::wrap(value);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    inner.count(Counter::Errors);
+                    tracing::warn!(function = opts.name, error = %e, "rediscache: cannot wait through redis; calling the function");
+                }
+            }
+        }
+    }
+    if backend.is_some() {
+        inner.count(Counter::Wait);
+    }
+    let job = make();
+    match run_and_store::<R, S, J>(inner, backend, key, opts, job, leader, &token).await {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Runs the function, stores an `Ok` value, and tells local followers and remote waiters.
+async fn run_and_store<R, S, J>(
+    inner: &Arc<Inner>,
+    backend: Option<&Backend>,
+    key: &Key,
+    opts: &'static Options,
+    job: J,
+    leader: Leader,
+    token: &str,
+) -> Result<R, Panic>
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    let Some(backend) = backend else {
+        // Redis is not there: just compute; local followers still share the result.
+        let r = AssertUnwindSafe(job.run()).catch_unwind().await?;
+        if let Some(entry) = S::value(&r).and_then(|v| codec::encode(v, policy::now_ms()).ok()) {
+            leader.finish(Outcome::Done(Arc::from(entry)));
+        }
+        return Ok(r);
+    };
+    inner.count(Counter::Refresh);
+    let started = std::time::Instant::now();
+    let r = match AssertUnwindSafe(job.run()).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            inner.count(Counter::Failed);
+            tracing::error!(
+                function = opts.name,
+                key = key.value(),
+                "rediscache: the function panicked; nothing stored"
+            );
+            let _ = backend.announce_failure(key).await;
+            drop(leader);
+            return Err(panic);
+        }
+    };
+    let Some(value) = S::value(&r) else {
+        inner.count(Counter::Failed);
+        tracing::warn!(
+            function = opts.name,
+            key = key.value(),
+            "rediscache: the function failed; nothing stored"
+        );
+        let _ = backend.announce_failure(key).await;
+        return Ok(r);
+    };
+    let entry = match codec::encode(value, policy::now_ms()) {
+        Ok(entry) => entry,
+        Err(e) => {
+            tracing::error!(function = opts.name, error = %e, "rediscache: value does not serialize; nothing stored");
+            return Ok(r);
+        }
+    };
+    if entry.len() > inner.max_value_bytes {
+        tracing::warn!(
+            function = opts.name,
+            bytes = entry.len(),
+            limit = inner.max_value_bytes,
+            "rediscache: value larger than max_value_bytes; not stored"
+        );
+        return Ok(r);
+    }
+    match backend.store(key, &entry, opts.expire, token).await {
+        Ok(()) => {
+            tracing::debug!(function = opts.name, key = key.value(), elapsed = ?started.elapsed(), "rediscache: stored")
+        }
+        Err(e) => {
+            inner.count(Counter::Errors);
+            tracing::warn!(function = opts.name, error = %e, "rediscache: cannot store the value");
+        }
+    }
+    leader.finish(Outcome::Done(Arc::from(entry)));
+    Ok(r)
+}
+
+/// Removes the entry of `name` for `args`.
+pub(crate) async fn invalidate(
+    cache: &RedisCache,
+    name: &str,
+    args: Result<String, Error>,
+) -> Result<(), Error> {
+    if !cache.is_enabled() {
+        return Ok(());
+    }
+    let key = cache.inner.key(name, &args?);
+    cache.inner.backend()?.delete(&key).await
+}

@@ -1,0 +1,57 @@
+//! What the expansion of an `async fn` calls.
+
+use std::future::Future;
+
+use crate::__private::Options;
+use crate::background;
+use crate::call::{self, Job};
+use crate::shape::Shape;
+use crate::{Error, RedisCache};
+
+/// An async function's execution: a closure returning a `'static` future.
+pub struct AsyncJob<F>(pub F);
+
+impl<F, Fut, R> Job<R> for AsyncJob<F>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(self) -> impl Future<Output = R> + Send {
+        (self.0)()
+    }
+
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> bool {
+        background::spawn_here_or_background(task)
+    }
+}
+
+/// Serves one call of a cached async function.
+pub async fn call_async<R, S, F, Fut>(
+    cache: &RedisCache,
+    opts: &'static Options,
+    args: Result<String, Error>,
+    make: impl FnOnce() -> AsyncJob<F>,
+    default: Option<impl FnOnce() -> R>,
+    shape: S,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    call::call(cache, opts, args, make, default, shape).await
+}
+
+/// Removes the entry of `name` for `args`.
+///
+/// # Errors
+/// When Redis fails or the arguments give no key.
+pub async fn invalidate_async(
+    cache: &RedisCache,
+    name: &str,
+    args: Result<String, Error>,
+) -> Result<(), Error> {
+    call::invalidate(cache, name, args).await
+}

@@ -1,0 +1,69 @@
+//! What the expansion of a sync `fn` calls. Needs no runtime from the caller: the algorithm
+//! runs on the caller's thread inside the crate's background runtime context.
+
+use std::future::Future;
+
+use crate::__private::Options;
+use crate::background;
+use crate::call::{self, Job};
+use crate::shape::Shape;
+use crate::{Error, RedisCache};
+
+/// A sync function's execution: a closure owning its arguments.
+pub struct SyncJob<F>(pub F);
+
+impl<F, R> Job<R> for SyncJob<F>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    async fn run(self) -> R {
+        (self.0)()
+    }
+
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> bool {
+        background::spawn_blocking(move || {
+            if let Some(handle) = background::handle() {
+                background::block_on(handle, task);
+            }
+        })
+    }
+}
+
+/// Serves one call of a cached sync function.
+pub fn call_sync<R, S, F>(
+    cache: &RedisCache,
+    opts: &'static Options,
+    args: Result<String, Error>,
+    make: impl FnOnce() -> SyncJob<F>,
+    default: Option<impl FnOnce() -> R>,
+    shape: S,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    F: FnOnce() -> R + Send + 'static,
+{
+    match background::handle() {
+        Some(handle) if cache.is_enabled() => {
+            background::block_on(handle, call::call(cache, opts, args, make, default, shape))
+        }
+        _ => (make().0)(),
+    }
+}
+
+/// Removes the entry of `name` for `args`, blocking.
+///
+/// # Errors
+/// When Redis fails or the arguments give no key.
+pub fn invalidate_sync(
+    cache: &RedisCache,
+    name: &str,
+    args: Result<String, Error>,
+) -> Result<(), Error> {
+    match background::handle() {
+        Some(handle) => background::block_on(handle, call::invalidate(cache, name, args)),
+        None if !cache.is_enabled() => Ok(()),
+        None => Err(Error::Unavailable("no background runtime")),
+    }
+}

@@ -1,0 +1,150 @@
+//! Keys: readable, deterministic, bounded, and all of one entry in one cluster hash slot.
+//!
+//! An entry of function `app::report` called with `("2024-01", 3)` lives at
+//! `PREFIX:{app::report("2024-01",3)}`; its lease at `...:lease`, its wake-up channel at
+//! `...:done`. The braces are a Redis Cluster hash tag, so the value, the lease and the channel
+//! of an entry always share a slot. Arguments are rendered as JSON, which is deterministic across
+//! processes and restarts and tells `1` from `"1"`. When the rendering is longer than
+//! [`MAX_READABLE`] it is replaced by a SHA-256 digest, so keys stay short whatever the arguments.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+
+/// The longest `name(args)` kept readable; longer ones are hashed.
+pub(crate) const MAX_READABLE: usize = 160;
+
+/// The keys of one cache entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Key {
+    value: String,
+}
+
+impl Key {
+    /// The key of the entry of function `name` with arguments rendered as `args`.
+    pub(crate) fn new(prefix: &str, name: &str, args: &str) -> Key {
+        let readable = name.len() + args.len() + 2 <= MAX_READABLE;
+        let value = if readable {
+            format!("{prefix}:{{{name}({args})}}")
+        } else {
+            let mut hasher = Sha256::new();
+            hasher.update(name.as_bytes());
+            hasher.update([0]);
+            hasher.update(args.as_bytes());
+            let digest = hasher.finalize();
+            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            format!("{prefix}:{{{name}#{hex}}}")
+        };
+        Key { value }
+    }
+
+    /// Where the value lives.
+    pub(crate) fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Who is recomputing: holds a random token, expires after `retry`.
+    pub(crate) fn lease(&self) -> String {
+        format!("{}:lease", self.value)
+    }
+
+    /// Pub/sub channel announcing that a computation ended.
+    pub(crate) fn channel(&self) -> String {
+        format!("{}:done", self.value)
+    }
+}
+
+/// Renders a tuple of arguments as the comma-separated JSON of its elements.
+pub(crate) fn render_args<A: Serialize + ?Sized>(args: &A) -> Result<String, Error> {
+    let json = serde_json::to_string(args).map_err(|e| Error::Key(e.to_string()))?;
+    // No arguments: the unit tuple renders as `null`.
+    if json == "null" {
+        return Ok(String::new());
+    }
+    // A tuple renders as a JSON array: keep what is between the brackets.
+    Ok(
+        match json.strip_prefix('[').and_then(|j| j.strip_suffix(']')) {
+            Some(inner) => inner.to_owned(),
+            None => json,
+        },
+    )
+}
+
+/// Checks a key prefix: Redis keys may hold anything, but braces would break the hash tag.
+pub(crate) fn check_prefix(prefix: &str) -> Result<(), Error> {
+    if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.len() > 64 {
+        return Err(Error::config(
+            "prefix",
+            format!("{prefix:?} must be 1 to 64 characters without braces"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_arguments_are_readable() {
+        let args = render_args(&(&"2024-01", &3u8)).expect("renders");
+        let key = Key::new("rc", "app::report", &args);
+        assert_eq!(key.value(), r#"rc:{app::report("2024-01",3)}"#);
+        assert_eq!(key.lease(), r#"rc:{app::report("2024-01",3)}:lease"#);
+        assert_eq!(key.channel(), r#"rc:{app::report("2024-01",3)}:done"#);
+    }
+
+    #[test]
+    fn no_arguments_and_strings_versus_numbers_differ() {
+        assert_eq!(
+            Key::new("rc", "f", &render_args(&()).expect("renders")).value(),
+            "rc:{f()}"
+        );
+        let one = Key::new("rc", "f", &render_args(&(&1,)).expect("renders"));
+        let one_str = Key::new("rc", "f", &render_args(&(&"1",)).expect("renders"));
+        assert_ne!(one, one_str);
+    }
+
+    #[test]
+    fn separators_inside_strings_do_not_collide() {
+        let a = render_args(&(&"a,b", &"c")).expect("renders");
+        let b = render_args(&(&"a", &"b,c")).expect("renders");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn long_arguments_are_hashed_and_bounded() {
+        let long = "x".repeat(10_000);
+        let key = Key::new("rc", "f", &render_args(&(&long,)).expect("renders"));
+        assert!(key.value().len() < 64, "{}", key.value());
+        assert!(key.value().starts_with("rc:{f#"));
+        let other = Key::new(
+            "rc",
+            "f",
+            &render_args(&(&format!("{long}y"),)).expect("renders"),
+        );
+        assert_ne!(key, other);
+    }
+
+    #[test]
+    fn braces_in_arguments_keep_one_slot_prefix() {
+        let key = Key::new("rc", "f", &render_args(&(&"}{",)).expect("renders"));
+        // The hash tag is the text from the first '{' to the next '}', shared by all three keys.
+        let tag = |k: &str| {
+            k[k.find('{').expect("tag")..]
+                .split('}')
+                .next()
+                .map(str::to_owned)
+        };
+        assert_eq!(tag(key.value()), tag(&key.lease()));
+        assert_eq!(tag(key.value()), tag(&key.channel()));
+    }
+
+    #[test]
+    fn prefixes_with_braces_are_refused() {
+        assert!(check_prefix("app").is_ok());
+        assert!(check_prefix("a{b").is_err());
+        assert!(check_prefix("").is_err());
+    }
+}

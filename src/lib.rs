@@ -1,0 +1,121 @@
+//! Cache the results of functions in Redis with two clocks.
+//!
+//! ```no_run
+//! use rediscache::cache;
+//!
+//! #[cache(refresh = "10s", expire = "1m")]
+//! async fn exchange_rate(currency: &str) -> f64 {
+//!     // a slow call to a remote API
+//!     1.08
+//! }
+//! ```
+//!
+//! - **refresh**: a value older than this is still returned at once, and one caller in the
+//!   whole fleet recomputes it in the background (stale-while-revalidate);
+//! - **expire**: a value older than this is gone from Redis;
+//! - **retry**: the lease that keeps every other caller, in every process, from recomputing the
+//!   same value in parallel (defaults to `refresh`);
+//! - on a miss, the `default` is returned at once while a background computation fills the
+//!   cache; with `wait = true` the caller gets the real value, and all concurrent waiters, in all
+//!   processes, share one computation and wake the moment its value lands.
+//!
+//! A hit costs one Redis round trip, fresh or stale: the entry carries the time it was written,
+//! so freshness is decided without asking Redis twice. Stats are counted locally and added to
+//! Redis in batches.
+//!
+//! # Contents
+//! - [`cache`]: the attribute and every option.
+//! - [`RedisCache`] and [`RedisCacheBuilder`]: where the cache lives (code > environment >
+//!   defaults).
+//! - [`Stats`]: counters shared by every process using the same Redis database.
+//! - [`Error`]: what configuration, invalidation and stats reads can report. A cached call never
+//!   fails because of the cache: when Redis fails, the function runs.
+//!
+//! # Generated functions
+//! Beside a cached `NAME`, the attribute generates, with the same parameters:
+//! - `NAME_uncached(..)`: calls the function itself; the cache is untouched;
+//! - `NAME_invalidate(..) -> Result<(), Error>`: removes the entry for these arguments
+//!   (async iff `NAME` is).
+//!
+//! # Requirements on types
+//! - The return type (for `Result<T, E>`, the `T`) implements `Serialize + DeserializeOwned`
+//!   and is `Send + 'static`. Only `Ok` values are cached; `None` of an `Option` is a value.
+//! - Arguments in the key implement `Serialize`; `skip(..)` leaves some out (they need no serde).
+//! - Background recomputes own their arguments: an argument taken by value must be
+//!   `Send + 'static`; an argument taken by reference (`&str`, `&T`) is copied with `ToOwned`
+//!   (`&str` becomes a `String`, `&T` needs `T: Clone`), whose result must be `Send + 'static`.
+//! - Without `default` and with `wait = false`, the return type implements `Default`.
+//!
+//! # Sync functions
+//! A cached sync function needs no tokio runtime: the crate runs its own small background
+//! runtime for connections and refreshes. Calling it from async code blocks that task's thread
+//! for one round trip on a hit (as any blocking call would); prefer `spawn_blocking` or an async
+//! function there.
+#![cfg_attr(
+    not(test),
+    deny(clippy::panic, clippy::unwrap_used, clippy::expect_used)
+)]
+
+mod backend;
+mod background;
+mod builder;
+mod cache;
+mod call;
+mod call_async;
+mod call_sync;
+mod codec;
+mod config;
+mod error;
+mod flight;
+mod key;
+mod policy;
+mod script;
+mod shape;
+mod stats;
+mod wakeup;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use builder::{DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisCacheBuilder};
+pub use cache::RedisCache;
+pub use error::Error;
+pub use stats::Stats;
+
+/// Caches a function's results in Redis. See the [crate docs](crate) for the semantics.
+///
+/// # Options
+/// | option | meaning | default |
+/// |---|---|---|
+/// | `refresh = D` | age after which a hit triggers one background recompute | required |
+/// | `expire = D` | age after which the value is gone | required |
+/// | `retry = D` | how long one computation keeps others from starting | `refresh` |
+/// | `cache = EXPR` | the cache: `&*EXPR` is a `&RedisCache` | `RedisCache::new()` |
+/// | `default = EXPR` | returned on a miss while the value is computed | `Default::default()` |
+/// | `wait = BOOL` | a miss waits for the real value | `false` |
+/// | `skip(a, b)` | arguments left out of the key | none |
+/// | `name = "..."` | the function's name in keys | `module_path::fn_name` |
+///
+/// `D` is an integer number of seconds or a string like `"250ms"`, `"1m30s"`, `"2h"`, `"1d"`.
+///
+/// ```no_run
+/// use std::sync::LazyLock;
+/// use rediscache::{cache, RedisCache};
+///
+/// static CACHE: LazyLock<RedisCache> = LazyLock::new(|| RedisCache::new().expect("valid environment"));
+///
+/// #[cache(cache = CACHE, refresh = "500ms", expire = "1m", retry = "5s", wait = true)]
+/// fn report(month: &str) -> Vec<String> {
+///     vec![format!("lines of {month}")]
+/// }
+///
+/// let lines = report("2026-11");
+/// report_invalidate("2026-11").expect("redis answers");
+/// let fresh = report_uncached("2026-11");
+/// ```
+pub use rediscache_macros::cache;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

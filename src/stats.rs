@@ -1,0 +1,162 @@
+//! What the cache did, counted locally without I/O and added up in Redis in batches.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters shared by every process that uses the same Redis database and key prefix.
+///
+/// The meaning of each field follows the Python `rediscache` package:
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rediscache::Error> {
+/// let cache = rediscache::RedisCache::new()?;
+/// let stats = cache.stats().await?;
+/// println!("{} hits, {} misses, {} recomputes", stats.success, stats.missed, stats.refresh);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Function executions started by the cache (background refreshes and computes on a miss).
+    pub refresh: u64,
+    /// Times a caller with `wait = true` computed the value itself.
+    pub wait: u64,
+    /// Times a caller waited for a computation run by another caller or process.
+    pub sleep: u64,
+    /// Executions that returned `Err` or panicked; nothing was stored.
+    pub failed: u64,
+    /// Calls that found no usable value in Redis.
+    pub missed: u64,
+    /// Calls served from the cache, fresh or stale.
+    pub success: u64,
+    /// Times a caller got the `default` because the value was missing.
+    pub default: u64,
+    /// Redis operations that failed or timed out; the calls ran the function instead.
+    pub errors: u64,
+}
+
+/// One counter of [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counter {
+    Refresh,
+    Wait,
+    Sleep,
+    Failed,
+    Missed,
+    Success,
+    Default,
+    Errors,
+}
+
+impl Counter {
+    pub(crate) const ALL: [Counter; 8] = [
+        Counter::Refresh,
+        Counter::Wait,
+        Counter::Sleep,
+        Counter::Failed,
+        Counter::Missed,
+        Counter::Success,
+        Counter::Default,
+        Counter::Errors,
+    ];
+
+    /// The field of the stats hash in Redis.
+    pub(crate) fn field(self) -> &'static str {
+        match self {
+            Counter::Refresh => "refresh",
+            Counter::Wait => "wait",
+            Counter::Sleep => "sleep",
+            Counter::Failed => "failed",
+            Counter::Missed => "missed",
+            Counter::Success => "success",
+            Counter::Default => "default",
+            Counter::Errors => "errors",
+        }
+    }
+}
+
+impl Stats {
+    fn slot(&mut self, c: Counter) -> &mut u64 {
+        match c {
+            Counter::Refresh => &mut self.refresh,
+            Counter::Wait => &mut self.wait,
+            Counter::Sleep => &mut self.sleep,
+            Counter::Failed => &mut self.failed,
+            Counter::Missed => &mut self.missed,
+            Counter::Success => &mut self.success,
+            Counter::Default => &mut self.default,
+            Counter::Errors => &mut self.errors,
+        }
+    }
+
+    /// Reads the stats hash; unknown fields (from newer versions) are ignored.
+    pub(crate) fn from_fields(fields: &HashMap<String, i64>) -> Stats {
+        let mut stats = Stats::default();
+        for c in Counter::ALL {
+            if let Some(v) = fields.get(c.field()) {
+                *stats.slot(c) = u64::try_from(*v).unwrap_or(0);
+            }
+        }
+        stats
+    }
+}
+
+/// This process's counts not yet added to Redis.
+#[derive(Debug, Default)]
+pub(crate) struct Counters([AtomicU64; 8]);
+
+impl Counters {
+    pub(crate) fn add(&self, c: Counter) {
+        self.0[c as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes the pending counts, leaving zeros.
+    pub(crate) fn take(&self) -> Vec<(Counter, u64)> {
+        Counter::ALL
+            .into_iter()
+            .map(|c| (c, self.0[c as usize].swap(0, Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// Puts counts back after a failed flush, so none are lost.
+    pub(crate) fn restore(&self, counts: &[(Counter, u64)]) {
+        for (c, n) in counts {
+            self.0[*c as usize].fetch_add(*n, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(|a| a.load(Ordering::Relaxed) == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_empties_and_restore_refills() {
+        let c = Counters::default();
+        c.add(Counter::Success);
+        c.add(Counter::Success);
+        c.add(Counter::Missed);
+        let taken = c.take();
+        assert_eq!(taken, vec![(Counter::Missed, 1), (Counter::Success, 2)]);
+        assert!(c.is_empty());
+        c.restore(&taken);
+        assert_eq!(c.take(), taken);
+    }
+
+    #[test]
+    fn fields_map_to_stats() {
+        let fields: HashMap<String, i64> = [
+            ("success".to_string(), 3),
+            ("refresh".to_string(), 1),
+            ("future".to_string(), 9),
+        ]
+        .into();
+        let s = Stats::from_fields(&fields);
+        assert_eq!((s.success, s.refresh, s.missed), (3, 1, 0));
+    }
+}
