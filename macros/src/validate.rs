@@ -70,6 +70,14 @@ pub(crate) fn check(args: Args, sig: &Signature) -> syn::Result<Checked> {
             );
         }
     }
+    if let (Some(r), Some(e)) = (&args.retry, &args.expire) {
+        if r.value > e.value {
+            fail(
+                r.span,
+                format!("`retry` ({:?}) is longer than `expire` ({:?}): every key the cache writes lives at most `expire`", r.value, e.value),
+            );
+        }
+    }
     if let Some(name) = &args.name {
         let n = name.value();
         if n.is_empty() || n.contains(['{', '}']) {
