@@ -131,3 +131,72 @@ pub async fn eventually_async<F: std::future::Future<Output = bool>>(limit: Dura
 
 /// A generous bound for anything that should happen "soon" on a shared 2-core machine.
 pub const SOON: Duration = Duration::from_secs(10);
+
+/// A cache on `server`, everything else default.
+pub fn cache_on(server: &RedisServer) -> rediscache::RedisCache {
+    rediscache::RedisCache::builder().url(server.url()).build().expect("valid configuration")
+}
+
+/// A counter of function executions, readable from tests.
+pub struct Runs(std::sync::atomic::AtomicUsize);
+
+impl Runs {
+    pub const fn new() -> Runs {
+        Runs(std::sync::atomic::AtomicUsize::new(0))
+    }
+    /// Counts one execution; returns its number, starting at 1.
+    pub fn tick(&self) -> usize {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    }
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Milliseconds a key has left to live (`-1`: no TTL, `-2`: no key).
+pub fn pttl(server: &RedisServer, key: &str) -> i64 {
+    redis::cmd("PTTL").arg(key).query(&mut server.conn()).expect("PTTL")
+}
+
+/// Keys of cache entries (not leases, not stats).
+pub fn entries(server: &RedisServer) -> Vec<String> {
+    server.keys("*").into_iter().filter(|k| k.ends_with('}')).collect()
+}
+
+/// A gate a cached function's body waits at until the test opens it.
+pub struct Gate {
+    open: std::sync::Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+impl Gate {
+    pub const fn new() -> Gate {
+        Gate { open: std::sync::Mutex::new(false), cv: std::sync::Condvar::new() }
+    }
+    pub fn open(&self) {
+        *self.open.lock().expect("gate") = true;
+        self.cv.notify_all();
+    }
+    pub fn is_open(&self) -> bool {
+        *self.open.lock().expect("gate")
+    }
+    /// Blocks the thread until the gate opens (bounded, so a broken test fails, not hangs).
+    pub fn wait(&self) {
+        let guard = self.open.lock().expect("gate");
+        let (_guard, timeout) = self.cv.wait_timeout_while(guard, Duration::from_secs(60), |open| !*open).expect("gate");
+        assert!(!timeout.timed_out(), "gate never opened");
+    }
+    /// Waits without blocking the runtime (bounded as above).
+    pub async fn wait_async(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.is_open() {
+            assert!(Instant::now() < deadline, "gate never opened");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Fails the test instead of hanging it when `fut` takes longer than [`SOON`].
+pub async fn soon<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::time::timeout(SOON, fut).await.expect("did not finish in time")
+}
