@@ -11,10 +11,16 @@ pub struct RedisServer {
     child: Child,
     pub port: u16,
     log: PathBuf,
+    /// From `--requirepass`, so helpers can still talk to it.
+    password: Option<String>,
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("local addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local addr")
+        .port()
 }
 
 impl RedisServer {
@@ -28,20 +34,34 @@ impl RedisServer {
         // A port can be taken between our probe and the server's bind: try a few.
         for _ in 0..5 {
             let port = free_port();
-            let log = std::env::temp_dir().join(format!("rediscache-test-{port}-{}.log", std::process::id()));
+            let log = std::env::temp_dir()
+                .join(format!("rediscache-test-{port}-{}.log", std::process::id()));
             let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
                 .args(["--logfile", log.to_str().expect("utf-8 temp path")])
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-server on PATH (scripts/test installs it)");
-            let mut server = RedisServer { child, port, log };
+            let password = extra.iter().position(|a| *a == "--requirepass").and_then(|i| extra.get(i + 1)).map(|p| p.to_string());
+            let mut server = RedisServer { child, port, log, password };
             if server.wait_ready(Duration::from_secs(10)) {
                 return server;
             }
-            eprintln!("redis-server on {port} did not come up; log:\n{}", server.log_text());
+            eprintln!(
+                "redis-server on {port} did not come up; log:\n{}",
+                server.log_text()
+            );
         }
         panic!("could not start redis-server");
     }
@@ -65,28 +85,40 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/0", self.port),
+            None => format!("redis://127.0.0.1:{}/0", self.port),
+        }
     }
 
     /// Runs `redis-cli` against this server; `None` if it failed.
     pub fn cli(&self, args: &[&str]) -> Option<String> {
         let out = Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(self.password.iter().flat_map(|p| ["--no-auth-warning", "-a", p.as_str()]))
             .args(args)
             .stdin(Stdio::null())
             .output()
             .ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// A direct connection for assertions about what is stored.
     pub fn conn(&self) -> redis::Connection {
-        redis::Client::open(self.url()).expect("url").get_connection().expect("connects")
+        redis::Client::open(self.url())
+            .expect("url")
+            .get_connection()
+            .expect("connects")
     }
 
     /// Every key matching `pattern`, sorted.
     pub fn keys(&self, pattern: &str) -> Vec<String> {
-        let mut keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(&mut self.conn()).expect("KEYS");
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query(&mut self.conn())
+            .expect("KEYS");
         keys.sort();
         keys
     }
@@ -116,7 +148,10 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// As [`eventually`], for async tests.
-pub async fn eventually_async<F: std::future::Future<Output = bool>>(limit: Duration, mut cond: impl FnMut() -> F) -> bool {
+pub async fn eventually_async<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut cond: impl FnMut() -> F,
+) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if cond().await {
@@ -134,7 +169,10 @@ pub const SOON: Duration = Duration::from_secs(10);
 
 /// A cache on `server`, everything else default.
 pub fn cache_on(server: &RedisServer) -> rediscache::RedisCache {
-    rediscache::RedisCache::builder().url(server.url()).build().expect("valid configuration")
+    rediscache::RedisCache::builder()
+        .url(server.url())
+        .build()
+        .expect("valid configuration")
 }
 
 /// A counter of function executions, readable from tests.
@@ -155,12 +193,19 @@ impl Runs {
 
 /// Milliseconds a key has left to live (`-1`: no TTL, `-2`: no key).
 pub fn pttl(server: &RedisServer, key: &str) -> i64 {
-    redis::cmd("PTTL").arg(key).query(&mut server.conn()).expect("PTTL")
+    redis::cmd("PTTL")
+        .arg(key)
+        .query(&mut server.conn())
+        .expect("PTTL")
 }
 
 /// Keys of cache entries (not leases, not stats).
 pub fn entries(server: &RedisServer) -> Vec<String> {
-    server.keys("*").into_iter().filter(|k| k.ends_with('}')).collect()
+    server
+        .keys("*")
+        .into_iter()
+        .filter(|k| k.ends_with('}'))
+        .collect()
 }
 
 /// A gate a cached function's body waits at until the test opens it.
@@ -171,7 +216,10 @@ pub struct Gate {
 
 impl Gate {
     pub const fn new() -> Gate {
-        Gate { open: std::sync::Mutex::new(false), cv: std::sync::Condvar::new() }
+        Gate {
+            open: std::sync::Mutex::new(false),
+            cv: std::sync::Condvar::new(),
+        }
     }
     pub fn open(&self) {
         *self.open.lock().expect("gate") = true;
@@ -183,7 +231,10 @@ impl Gate {
     /// Blocks the thread until the gate opens (bounded, so a broken test fails, not hangs).
     pub fn wait(&self) {
         let guard = self.open.lock().expect("gate");
-        let (_guard, timeout) = self.cv.wait_timeout_while(guard, Duration::from_secs(60), |open| !*open).expect("gate");
+        let (_guard, timeout) = self
+            .cv
+            .wait_timeout_while(guard, Duration::from_secs(60), |open| !*open)
+            .expect("gate");
         assert!(!timeout.timed_out(), "gate never opened");
     }
     /// Waits without blocking the runtime (bounded as above).
@@ -198,5 +249,36 @@ impl Gate {
 
 /// Fails the test instead of hanging it when `fut` takes longer than [`SOON`].
 pub async fn soon<F: std::future::Future>(fut: F) -> F::Output {
-    tokio::time::timeout(SOON, fut).await.expect("did not finish in time")
+    tokio::time::timeout(SOON, fut)
+        .await
+        .expect("did not finish in time")
+}
+
+/// Runs one `#[ignore]`d test of this test binary in a child process with `env`, and returns its
+/// stdout. The child is another process for real: its own connections, flights and counters.
+pub fn run_child(test: &str, env: &[(&str, String)]) -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"]);
+    for var in ["REDIS_URL", "REDIS_SERVICE_HOST", "REDIS_SERVICE_PORT", "REDIS_SERVICE_DB", "REDIS_SERVICE_PASSWORD"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("child test runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "child {test} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// The value of `name=` on the child's `RESULT` line.
+pub fn child_field<'a>(stdout: &'a str, name: &str) -> &'a str {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("RESULT ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no RESULT line in:\n{stdout}"));
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
 }

@@ -1,0 +1,82 @@
+//! Stats: exact counts through a miss/hit sequence, an atomic reset, sharing across caches, and
+//! no extra command on the hit path.
+
+mod support;
+
+use std::sync::OnceLock;
+
+use rediscache::{RedisCache, Stats, cache};
+use support::*;
+
+fn commands(server: &RedisServer, name: &str) -> u64 {
+    let info = server.cli(&["INFO", "commandstats"]).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+#[tokio::test]
+async fn exact_counts_through_misses_hits_and_a_reset() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    let server = RedisServer::start();
+    CACHE.set(cache_on(&server)).unwrap();
+    let cache = CACHE.get().unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60)]
+    async fn background(x: u32) -> u32 {
+        x + 1
+    }
+    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    async fn waited(x: u32) -> u32 {
+        x + 2
+    }
+
+    assert_eq!(cache.stats().await.unwrap(), Stats::default(), "a new database starts at zero");
+    assert_eq!(background(1).await, 0);
+    assert!(eventually_async(SOON, || async { !entries(&server).is_empty() }).await);
+    assert_eq!(background(1).await, 2);
+    assert_eq!(background(1).await, 2);
+    assert_eq!(waited(1).await, 3);
+    assert_eq!(waited(1).await, 3);
+
+    let s = cache.take_stats().await.unwrap();
+    let expected = (1 + 1, 1, 0, 0, 2, 3, 1, 0);
+    assert_eq!((s.refresh, s.wait, s.sleep, s.failed, s.missed, s.success, s.default, s.errors), expected, "{s:?}");
+    assert_eq!(cache.stats().await.unwrap(), Stats::default(), "take_stats reset them");
+    assert_eq!(waited(1).await, 3);
+    let s = cache.stats().await.unwrap();
+    assert_eq!((s.success, s.missed), (1, 0));
+}
+
+#[tokio::test]
+async fn another_cache_sees_counts_within_a_second_and_a_hit_sends_one_get() {
+    static A: OnceLock<RedisCache> = OnceLock::new();
+    static B: OnceLock<RedisCache> = OnceLock::new();
+    let server = RedisServer::start();
+    A.set(cache_on(&server)).unwrap();
+    B.set(cache_on(&server)).unwrap();
+
+    #[cache(cache = A.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    async fn in_a(x: u32) -> u32 {
+        x
+    }
+
+    assert_eq!(in_a(1).await, 1);
+    let (gets, sets, evals, hincrs) = (commands(&server, "get"), commands(&server, "set"), commands(&server, "evalsha"), commands(&server, "hincrby"));
+    for _ in 0..100 {
+        assert_eq!(in_a(1).await, 1);
+    }
+    assert_eq!(commands(&server, "get") - gets, 100, "one GET per hit");
+    assert_eq!(commands(&server, "set"), sets, "no lease work on fresh hits");
+    assert_eq!(commands(&server, "evalsha"), evals);
+    assert!(commands(&server, "hincrby") - hincrs <= 10, "stats travel in batches, not per hit");
+    let b = B.get().unwrap();
+    assert!(
+        eventually_async(SOON, || async { b.stats().await.unwrap().success == 100 }).await,
+        "the other cache sees A's counts after A's periodic flush"
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(in_a(1).await, 1);
+    assert!(eventually_async(SOON, || async { b.stats().await.unwrap().success == 101 }).await);
+    println!("seen by the other cache after {:?}", started.elapsed());
+}
