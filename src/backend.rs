@@ -116,6 +116,15 @@ impl Backend {
             .map(drop)
     }
 
+    /// Releases our lease without a value (one too large to store) and wakes waiters, who
+    /// then compute for themselves.
+    pub(crate) async fn release(&self, key: &Key, token: &str) -> Result<(), Error> {
+        let mut conn = self.conn.clone();
+        let mut call = script::RELEASE.prepare_invoke();
+        call.key(key.lease()).arg(token).arg(key.channel());
+        self.bounded(call.invoke_async::<i64>(&mut conn)).await.map(drop)
+    }
+
     /// Removes an entry and its lease.
     pub(crate) async fn delete(&self, key: &Key) -> Result<(), Error> {
         let mut conn = self.conn.clone();

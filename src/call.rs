@@ -262,6 +262,7 @@ where
         Ok(entry) => entry,
         Err(e) => {
             tracing::error!(function = opts.name, error = %e, "rediscache: value does not serialize; nothing stored");
+            let _ = backend.release(key, token).await;
             return Ok(r);
         }
     };
@@ -272,6 +273,9 @@ where
             limit = inner.max_value_bytes,
             "rediscache: value larger than max_value_bytes; not stored"
         );
+        let _ = backend.release(key, token).await;
+        // Callers in this process still share the value.
+        leader.finish(Outcome::Done(Arc::from(entry)));
         return Ok(r);
     }
     match backend.store(key, &entry, opts.expire, token).await {

@@ -20,6 +20,21 @@ return 1
     )
 });
 
+/// Gives up a computation that stored nothing: releases the lease if the caller still holds it,
+/// and tells waiters to stop waiting.
+///
+/// KEYS: lease. ARGV: lease token, channel.
+pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local holder = redis.pcall('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('PUBLISH', ARGV[2], '0')
+return 1
+",
+    )
+});
+
 /// Reads the stats hash and deletes it in one step, so no count is read twice or lost.
 ///
 /// KEYS: stats hash.
