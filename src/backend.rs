@@ -102,18 +102,27 @@ impl Backend {
             .arg(entry)
             .arg(px(expire))
             .arg(token)
-            .arg(key.channel());
+            .arg(key.channel())
+            .arg(script::FAILED);
         self.bounded(call.invoke_async::<i64>(&mut conn))
             .await
             .map(drop)
     }
 
-    /// Tells waiters a computation ended without a value; the lease stays until `retry`.
-    pub(crate) async fn announce_failure(&self, key: &Key) -> Result<(), Error> {
+    /// Records that our computation failed and wakes waiters; the lease keeps blocking
+    /// refreshes until `retry`, marked failed (see [`script::FAIL`]).
+    pub(crate) async fn fail(&self, key: &Key, token: &str) -> Result<(), Error> {
         let mut conn = self.conn.clone();
-        self.bounded(conn.publish::<_, _, i64>(key.channel(), "0"))
-            .await
-            .map(drop)
+        let mut call = script::FAIL.prepare_invoke();
+        call.key(key.lease()).arg(token).arg(key.channel()).arg(script::FAILED);
+        self.bounded(call.invoke_async::<i64>(&mut conn)).await.map(drop)
+    }
+
+    /// Whether the lease of `key` was left by a failed computation (nothing is coming).
+    pub(crate) async fn lease_failed(&self, key: &Key) -> Result<bool, Error> {
+        let mut conn = self.conn.clone();
+        let holder: Option<String> = self.bounded(conn.get(key.lease())).await?;
+        Ok(holder.as_deref() == Some(script::FAILED))
     }
 
     /// Releases our lease without a value (one too large to store) and wakes waiters, who

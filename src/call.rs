@@ -180,7 +180,8 @@ where
                 true
             }
         };
-        if !leased {
+        // A lease left by a failed computation means no value is coming: compute at once.
+        if !leased && !b.lease_failed(key).await.unwrap_or(false) {
             if !slept {
                 inner.count(Counter::Sleep);
             }
@@ -243,7 +244,7 @@ where
                 key = key.value(),
                 "rediscache: the function panicked; nothing stored"
             );
-            let _ = backend.announce_failure(key).await;
+            let _ = backend.fail(key, token).await;
             drop(leader);
             return Err(panic);
         }
@@ -255,7 +256,7 @@ where
             key = key.value(),
             "rediscache: the function failed; nothing stored"
         );
-        let _ = backend.announce_failure(key).await;
+        let _ = backend.fail(key, token).await;
         return Ok(r);
     };
     let entry = match codec::encode(value, policy::now_ms()) {

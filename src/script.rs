@@ -5,20 +5,40 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Stores a computed entry, releases the lease if the caller still holds it, and wakes waiters.
+/// Stores a computed entry, releases the lease if the caller still holds it (or if it only marks
+/// an earlier failure, which a value supersedes), and wakes waiters.
 ///
-/// KEYS: value, lease. ARGV: entry, expire in ms, lease token, channel.
+/// KEYS: value, lease. ARGV: entry, expire in ms, lease token, channel, failure marker.
 pub(crate) static STORE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local holder = redis.pcall('GET', KEYS[2])
-if holder == ARGV[3] then redis.call('DEL', KEYS[2]) end
+if holder == ARGV[3] or holder == ARGV[5] then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[4], '1')
 return 1
 ",
     )
 });
+
+/// Marks a failed computation: if the caller still holds the lease, its value becomes
+/// [`FAILED`] for the rest of its time, so background refreshes keep backing off until `retry`
+/// while callers that wait for a value see at once that none is coming; then wakes waiters.
+///
+/// KEYS: lease. ARGV: lease token, channel, marker.
+pub(crate) static FAIL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local holder = redis.pcall('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL') end
+redis.call('PUBLISH', ARGV[2], '0')
+return 1
+",
+    )
+});
+
+/// The lease value left by a failed computation.
+pub(crate) const FAILED: &str = "!failed";
 
 /// Gives up a computation that stored nothing: releases the lease if the caller still holds it,
 /// and tells waiters to stop waiting.

@@ -465,3 +465,34 @@ async fn concurrent_callers_in_one_process_share_one_computation_on_a_multi_thre
     assert_eq!(stats.wait, 1);
     assert_eq!(stats.sleep, 19);
 }
+
+#[tokio::test]
+async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_retry() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static FAIL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+    static RUNS: Runs = Runs::new();
+    let server = RedisServer::start();
+    CACHE.set(cache_on(&server)).unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = "1s", retry = 60, expire = 120, wait = true)]
+    async fn fragile() -> Result<usize, String> {
+        let n = RUNS.tick();
+        if FAIL.load(std::sync::atomic::Ordering::SeqCst) { Err(format!("failure {n}")) } else { Ok(n) }
+    }
+
+    assert_eq!(soon(fragile()).await, Err("failure 1".into()));
+    // Regression: the failed computation's lease used to make the next waiter sleep the whole
+    // 60 s retry for a value that was never coming.
+    assert_eq!(soon(fragile()).await, Err("failure 2".into()));
+    FAIL.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(soon(fragile()).await, Ok(3));
+    FAIL.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(soon(fragile()).await, Ok(3), "stale value; its refresh fails in the background");
+    assert!(eventually_async(SOON, || async { RUNS.get() == 4 }).await);
+    assert!(eventually_async(SOON, || async { CACHE.get().unwrap().stats().await.unwrap().failed == 3 }).await);
+    for _ in 0..5 {
+        assert_eq!(soon(fragile()).await, Ok(3));
+    }
+    assert_eq!(RUNS.get(), 4, "refreshes back off until retry after a failure");
+}
