@@ -13,7 +13,10 @@ use rediscache::{RedisCache, cache};
 
 /// Configured by the environment (`REDIS_URL` or `REDIS_SERVICE_HOST`/`_PORT`/`_DB`/`_PASSWORD`).
 static CACHE: LazyLock<RedisCache> = LazyLock::new(|| {
-    RedisCache::builder().prefix("quickstart").build().expect("a valid Redis configuration in the environment")
+    RedisCache::builder()
+        .prefix("quickstart")
+        .build()
+        .expect("a valid Redis configuration in the environment")
 });
 
 static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
@@ -80,7 +83,10 @@ async fn main() -> Result<(), rediscache::Error> {
     for caller in callers {
         let _ = caller.await;
     }
-    println!("  8 x report(\"2026-11\")                        -> all answered in {:.1?}", started.elapsed());
+    println!(
+        "  8 x report(\"2026-11\")                        -> all answered in {:.1?}",
+        started.elapsed()
+    );
     timed("report(\"2026-11\")       (hit)", report("2026-11")).await;
 
     println!("\n4. After `expire` (6 s) the value is gone from Redis: the next call misses.");

@@ -114,8 +114,13 @@ impl Backend {
     pub(crate) async fn fail(&self, key: &Key, token: &str) -> Result<(), Error> {
         let mut conn = self.conn.clone();
         let mut call = script::FAIL.prepare_invoke();
-        call.key(key.lease()).arg(token).arg(key.channel()).arg(script::FAILED);
-        self.bounded(call.invoke_async::<i64>(&mut conn)).await.map(drop)
+        call.key(key.lease())
+            .arg(token)
+            .arg(key.channel())
+            .arg(script::FAILED);
+        self.bounded(call.invoke_async::<i64>(&mut conn))
+            .await
+            .map(drop)
     }
 
     /// Whether the lease of `key` was left by a failed computation (nothing is coming).
@@ -131,7 +136,9 @@ impl Backend {
         let mut conn = self.conn.clone();
         let mut call = script::RELEASE.prepare_invoke();
         call.key(key.lease()).arg(token).arg(key.channel());
-        self.bounded(call.invoke_async::<i64>(&mut conn)).await.map(drop)
+        self.bounded(call.invoke_async::<i64>(&mut conn))
+            .await
+            .map(drop)
     }
 
     /// Removes an entry and its lease.

@@ -248,7 +248,9 @@ impl Inner {
 
     fn start_flusher(self: &Arc<Self>) {
         // A load first: this runs on every call, and a swap would write a shared cache line.
-        if self.flusher_started.load(Ordering::Relaxed) || self.flusher_started.swap(true, Ordering::Relaxed) {
+        if self.flusher_started.load(Ordering::Relaxed)
+            || self.flusher_started.swap(true, Ordering::Relaxed)
+        {
             return;
         }
         let weak = Arc::downgrade(self);

@@ -21,7 +21,10 @@ fn cache() -> &'static RedisCache {
 }
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
 }
 
 /// Both processes run this same function, so they share its key. The parent's call blocks at
@@ -42,41 +45,76 @@ fn slow_report(x: u64) -> u64 {
 fn child_waits_for_the_parent() {
     let value = slow_report(7);
     let s = cache().stats_blocking().unwrap();
-    println!("RESULT value={value} runs={} done_ms={} sleep={}", RUNS.get(), now_ms(), s.sleep);
+    println!(
+        "RESULT value={value} runs={} done_ms={} sleep={}",
+        RUNS.get(),
+        now_ms(),
+        s.sleep
+    );
 }
 
 #[test]
 fn a_waiter_in_another_process_wakes_when_the_value_lands_without_computing() {
     let server = RedisServer::start();
     let url = server.url();
-    CACHE.set(RedisCache::builder().url(&url).build().unwrap()).unwrap();
+    CACHE
+        .set(RedisCache::builder().url(&url).build().unwrap())
+        .unwrap();
     let parent = std::thread::spawn(|| slow_report(7));
     assert!(eventually(SOON, || RUNS.get() == 1), "the parent computes");
 
     let child_url = url.clone();
     let child = std::thread::spawn(move || {
-        run_child("child_waits_for_the_parent", &[("RC_TEST_URL", child_url), ("RC_CHILD", "1".into())])
+        run_child(
+            "child_waits_for_the_parent",
+            &[("RC_TEST_URL", child_url), ("RC_CHILD", "1".into())],
+        )
     });
     // The child is waiting once it has subscribed to the entry's channel.
     let channel = format!("rediscache:{{processes::slow_report(7)}}:done");
     let subscribed = || -> bool {
-        let reply: (String, i64) = redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel).query(&mut server.conn()).unwrap();
+        let reply: (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query(&mut server.conn())
+            .unwrap();
         reply.1 == 1
     };
-    assert!(eventually(Duration::from_secs(60), subscribed), "the child subscribed");
+    assert!(
+        eventually(Duration::from_secs(60), subscribed),
+        "the child subscribed"
+    );
     let opened_ms = now_ms();
     let opened = Instant::now();
     GATE.open();
     assert_eq!(parent.join().unwrap(), 1007);
     let out = child.join().unwrap();
-    assert_eq!(child_field(&out, "value"), "1007", "the child got the parent's value");
-    assert_eq!(child_field(&out, "runs"), "0", "the child never ran the function");
+    assert_eq!(
+        child_field(&out, "value"),
+        "1007",
+        "the child got the parent's value"
+    );
+    assert_eq!(
+        child_field(&out, "runs"),
+        "0",
+        "the child never ran the function"
+    );
     assert_eq!(child_field(&out, "sleep"), "1", "it counted one sleep");
-    let woke_after: u128 = child_field(&out, "done_ms").parse::<u128>().unwrap().saturating_sub(opened_ms);
+    let woke_after: u128 = child_field(&out, "done_ms")
+        .parse::<u128>()
+        .unwrap()
+        .saturating_sub(opened_ms);
     println!("the child returned {woke_after} ms after the value landed (retry is 60 s)");
-    assert!(opened.elapsed() < Duration::from_secs(30), "woken by the store, not by the 60 s retry");
+    assert!(
+        opened.elapsed() < Duration::from_secs(30),
+        "woken by the store, not by the 60 s retry"
+    );
     let s = cache().stats_blocking().unwrap();
-    assert_eq!((s.wait, s.sleep, s.refresh, s.missed), (1, 1, 1, 2), "stats of both processes add up");
+    assert_eq!(
+        (s.wait, s.sleep, s.refresh, s.missed),
+        (1, 1, 1, 2),
+        "stats of both processes add up"
+    );
 }
 
 #[tokio::test]
@@ -102,14 +140,24 @@ async fn a_waiter_whose_leader_fails_elsewhere_wakes_and_computes_itself() {
     }
 
     let a = tokio::spawn(in_a());
-    assert!(eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await, "A holds the lease");
+    assert!(
+        eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await,
+        "A holds the lease"
+    );
     let b = tokio::spawn(in_b());
     let channel = "rediscache:{shared()}:done";
     let subscribed = || -> bool {
-        let reply: (String, i64) = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query(&mut server.conn()).unwrap();
+        let reply: (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut server.conn())
+            .unwrap();
         reply.1 == 1
     };
-    assert!(eventually_async(SOON, || async { subscribed() }).await, "B waits on the entry's channel");
+    assert!(
+        eventually_async(SOON, || async { subscribed() }).await,
+        "B waits on the entry's channel"
+    );
     assert_eq!(RUNS_B.get(), 0);
     GATE_A.open();
     assert_eq!(soon(a).await.unwrap(), Err("a failed".into()));
@@ -118,7 +166,10 @@ async fn a_waiter_whose_leader_fails_elsewhere_wakes_and_computes_itself() {
     assert_eq!(RUNS_B.get(), 1);
     // Each read flushes its own process's pending counts first.
     B.get().unwrap().stats().await.unwrap();
-    let (sa, sb) = (A.get().unwrap().stats().await.unwrap(), B.get().unwrap().stats().await.unwrap());
+    let (sa, sb) = (
+        A.get().unwrap().stats().await.unwrap(),
+        B.get().unwrap().stats().await.unwrap(),
+    );
     assert_eq!(sa, sb, "one shared set of counters");
     assert_eq!((sa.failed, sa.sleep, sa.wait, sa.refresh), (1, 1, 2, 2));
 }

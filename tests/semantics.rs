@@ -25,7 +25,10 @@ async fn first_call_returns_the_default_while_one_background_run_fills_the_cache
     }
 
     assert_eq!(double(21).await, -1, "a miss returns the default at once");
-    assert!(eventually_async(SOON, || async { !entries(&server).is_empty() }).await, "the background run stores the value");
+    assert!(
+        eventually_async(SOON, || async { !entries(&server).is_empty() }).await,
+        "the background run stores the value"
+    );
     assert_eq!(double(21).await, 42, "the second call gets the value");
     assert_eq!(RUNS.get(), 1, "the function ran once");
 }
@@ -50,14 +53,32 @@ async fn a_stale_value_is_served_while_one_refresh_runs_then_the_new_one() {
     assert_eq!(soon(version()).await, 1);
     // Let the value age past `refresh`: the clock is what this test is about.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(soon(version()).await, 1, "the stale value comes back at once, although the refresh is blocked");
-    assert!(eventually_async(SOON, || async { RUNS.get() == 2 }).await, "one refresh started");
+    assert_eq!(
+        soon(version()).await,
+        1,
+        "the stale value comes back at once, although the refresh is blocked"
+    );
+    assert!(
+        eventually_async(SOON, || async { RUNS.get() == 2 }).await,
+        "one refresh started"
+    );
     for _ in 0..5 {
-        assert_eq!(soon(version()).await, 1, "still the stale value while the refresh runs");
+        assert_eq!(
+            soon(version()).await,
+            1,
+            "still the stale value while the refresh runs"
+        );
     }
-    assert_eq!(RUNS.get(), 2, "no second refresh while the first holds the lease");
+    assert_eq!(
+        RUNS.get(),
+        2,
+        "no second refresh while the first holds the lease"
+    );
     GATE.open();
-    assert!(eventually_async(SOON, || async { version().await == 2 }).await, "then the new value");
+    assert!(
+        eventually_async(SOON, || async { version().await == 2 }).await,
+        "then the new value"
+    );
 }
 
 #[tokio::test]
@@ -82,11 +103,18 @@ async fn a_refresh_that_outlives_retry_lets_a_second_one_start() {
     assert_eq!(soon(slow()).await, 1);
     assert!(eventually_async(SOON, || async { RUNS.get() == 2 }).await);
     assert_eq!(soon(slow()).await, 1);
-    assert_eq!(RUNS.get(), 2, "within retry, the running refresh blocks others");
+    assert_eq!(
+        RUNS.get(),
+        2,
+        "within retry, the running refresh blocks others"
+    );
     // Past `retry`, the first refresh (still running) no longer blocks a new attempt.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(soon(slow()).await, 1);
-    assert!(eventually_async(SOON, || async { RUNS.get() == 3 }).await, "a second refresh started after retry");
+    assert!(
+        eventually_async(SOON, || async { RUNS.get() == 3 }).await,
+        "a second refresh started after retry"
+    );
     GATE.open();
     assert!(eventually_async(SOON, || async { slow().await > 1 }).await);
 }
@@ -110,21 +138,30 @@ async fn an_expired_value_is_gone_and_every_key_lives_at_most_expire() {
     assert_eq!(soon(short(1)).await, 1);
     let key = entries(&server).pop().expect("stored");
     let ttl = pttl(&server, &key);
-    assert!(ttl > 0 && ttl <= 2000, "value TTL {ttl} ms is at most expire");
+    assert!(
+        ttl > 0 && ttl <= 2000,
+        "value TTL {ttl} ms is at most expire"
+    );
     // A refresh in flight holds a lease; it too lives at most `retry` (= refresh).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(soon(short(1)).await, 1);
     assert!(eventually_async(SOON, || async { RUNS.get() == 2 }).await);
     let lease = format!("{key}:lease");
     let lease_ttl = pttl(&server, &lease);
-    assert!(lease_ttl > 0 && lease_ttl <= 1000, "lease TTL {lease_ttl} ms is at most retry");
+    assert!(
+        lease_ttl > 0 && lease_ttl <= 1000,
+        "lease TTL {lease_ttl} ms is at most retry"
+    );
     for k in server.keys("*") {
         if k != "rediscache:stats" {
             let ttl = pttl(&server, &k);
             assert!(ttl > 0 && ttl <= 2000, "{k} has TTL {ttl}");
         }
     }
-    assert!(eventually(SOON, || pttl(&server, &key) == -2), "after expire the value is gone");
+    assert!(
+        eventually(SOON, || pttl(&server, &key) == -2),
+        "after expire the value is gone"
+    );
     GATE.open();
 }
 
@@ -204,7 +241,10 @@ async fn structs_maps_and_bytes_round_trip_exactly() {
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
     async fn table() -> BTreeMap<String, Vec<(u8, Option<i64>)>> {
         RUNS.tick();
-        BTreeMap::from([("k".into(), vec![(1, None), (2, Some(i64::MIN))]), (String::new(), vec![])])
+        BTreeMap::from([
+            ("k".into(), vec![(1, None), (2, Some(i64::MIN))]),
+            (String::new(), vec![]),
+        ])
     }
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
     async fn bytes() -> Vec<u8> {
@@ -215,9 +255,16 @@ async fn structs_maps_and_bytes_round_trip_exactly() {
     for _ in 0..2 {
         assert_eq!(profile(7).await, profile_of(7));
         assert_eq!(table().await, table_uncached().await);
-        assert_eq!(bytes().await, (0..=255).chain((0..=255).rev()).collect::<Vec<u8>>());
+        assert_eq!(
+            bytes().await,
+            (0..=255).chain((0..=255).rev()).collect::<Vec<u8>>()
+        );
     }
-    assert_eq!(RUNS.get(), 3 + 2, "three computations, plus the two bypass calls above");
+    assert_eq!(
+        RUNS.get(),
+        3 + 2,
+        "three computations, plus the two bypass calls above"
+    );
 }
 
 #[tokio::test]
@@ -231,9 +278,16 @@ async fn wait_returns_the_real_value_on_a_miss() {
         42
     }
 
-    assert_eq!(answer().await, 42, "the default is never returned with wait = true");
+    assert_eq!(
+        answer().await,
+        42,
+        "the default is never returned with wait = true"
+    );
     let stats = CACHE.get().unwrap().stats().await.unwrap();
-    assert_eq!((stats.missed, stats.wait, stats.default, stats.refresh), (1, 1, 0, 1));
+    assert_eq!(
+        (stats.missed, stats.wait, stats.default, stats.refresh),
+        (1, 1, 0, 1)
+    );
 }
 
 #[tokio::test]
@@ -254,7 +308,10 @@ async fn a_failing_function_yields_the_default_is_counted_and_never_stored() {
     assert!(eventually_async(SOON, || async { cache.stats().await.unwrap().failed == 1 }).await);
     assert!(entries(&server).is_empty(), "an Err is never stored");
     let stats = cache.stats().await.unwrap();
-    assert_eq!((stats.missed, stats.default, stats.refresh, stats.failed), (1, 1, 1, 1));
+    assert_eq!(
+        (stats.missed, stats.default, stats.refresh, stats.failed),
+        (1, 1, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -268,19 +325,40 @@ async fn a_waiting_caller_gets_its_own_err_and_the_previous_value_survives_faile
     #[cache(cache = CACHE.get().unwrap(), refresh = "1s", expire = 60, wait = true)]
     async fn lookup(x: u32) -> Result<u32, String> {
         let n = RUNS.tick();
-        if FAIL.load(std::sync::atomic::Ordering::SeqCst) { Err(format!("failure {n}")) } else { Ok(x + 1000 * n as u32) }
+        if FAIL.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(format!("failure {n}"))
+        } else {
+            Ok(x + 1000 * n as u32)
+        }
     }
 
-    assert_eq!(lookup(1).await, Err("failure 1".into()), "the caller that computed gets its Err");
+    assert_eq!(
+        lookup(1).await,
+        Err("failure 1".into()),
+        "the caller that computed gets its Err"
+    );
     assert!(entries(&server).is_empty());
     FAIL.store(false, std::sync::atomic::Ordering::SeqCst);
     let good = lookup(1).await.unwrap();
     assert_eq!(good, 2001);
     FAIL.store(true, std::sync::atomic::Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(lookup(1).await, Ok(good), "stale value served; its refresh fails in the background");
-    assert!(eventually_async(SOON, || async { CACHE.get().unwrap().stats().await.unwrap().failed == 2 }).await);
-    assert_eq!(lookup(1).await, Ok(good), "the failed refresh stored nothing: the old value stays");
+    assert_eq!(
+        lookup(1).await,
+        Ok(good),
+        "stale value served; its refresh fails in the background"
+    );
+    assert!(
+        eventually_async(SOON, || async {
+            CACHE.get().unwrap().stats().await.unwrap().failed == 2
+        })
+        .await
+    );
+    assert_eq!(
+        lookup(1).await,
+        Ok(good),
+        "the failed refresh stored nothing: the old value stays"
+    );
 }
 
 #[tokio::test]
@@ -297,7 +375,10 @@ async fn the_bypass_always_calls_the_function_and_leaves_redis_alone() {
 
     assert_eq!(count_uncached(1).await, 1);
     assert_eq!(count_uncached(1).await, 2);
-    assert!(server.keys("*").is_empty(), "the bypass does not touch Redis");
+    assert!(
+        server.keys("*").is_empty(),
+        "the bypass does not touch Redis"
+    );
     assert_eq!(count(1).await, 3);
     assert_eq!(count(1).await, 3);
     assert_eq!(count_uncached(1).await, 4);
@@ -348,9 +429,19 @@ async fn skip_shares_one_entry_across_skipped_values_and_references_work() {
 
     let (a, b) = (Pool { id: 1 }, Pool { id: 2 });
     let filter = Filter { min: 3 };
-    assert_eq!(report(&a, "2026-11", b"xy", &filter).await, Vec::<String>::new());
-    assert!(eventually_async(SOON, || async { !entries(&server).is_empty() }).await, "the background run owns its copies");
-    assert_eq!(report(&b, "2026-11", b"xy", &filter).await, vec!["2026-11:2:3".to_string()], "another pool, same entry");
+    assert_eq!(
+        report(&a, "2026-11", b"xy", &filter).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        eventually_async(SOON, || async { !entries(&server).is_empty() }).await,
+        "the background run owns its copies"
+    );
+    assert_eq!(
+        report(&b, "2026-11", b"xy", &filter).await,
+        vec!["2026-11:2:3".to_string()],
+        "another pool, same entry"
+    );
     assert_eq!(RUNS.get(), 1);
     assert_eq!(entries(&server).len(), 1);
 }
@@ -371,8 +462,16 @@ async fn an_undecodable_entry_is_a_miss_and_is_overwritten() {
     assert_eq!(item(5).await, (5, "ok".into()));
     let key = entries(&server).pop().unwrap();
     for garbage in [&b"garbage"[..], b"rc1\0\0\0\0\0\0\0\0\0\xc1", b""] {
-        redis::cmd("SET").arg(&key).arg(garbage).exec(&mut server.conn()).unwrap();
-        assert_eq!(item(5).await, (5, "ok".into()), "garbage is recomputed, never a panic");
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(garbage)
+            .exec(&mut server.conn())
+            .unwrap();
+        assert_eq!(
+            item(5).await,
+            (5, "ok".into()),
+            "garbage is recomputed, never a panic"
+        );
     }
     assert_eq!(RUNS.get(), 4);
     assert_eq!(item(5).await, (5, "ok".into()));
@@ -383,7 +482,15 @@ async fn an_undecodable_entry_is_a_miss_and_is_overwritten() {
 async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     let server = RedisServer::start();
-    CACHE.set(RedisCache::builder().url(server.url()).prefix("myapp").build().unwrap()).unwrap();
+    CACHE
+        .set(
+            RedisCache::builder()
+                .url(server.url())
+                .prefix("myapp")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
     async fn rate(currency: &str, day: u32) -> f64 {
@@ -396,12 +503,21 @@ async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
 
     rate("EUR", 25).await;
     let scan = server.cli(&["--scan"]).unwrap();
-    assert!(scan.contains(r#"myapp:{semantics::rate("EUR",25)}"#), "readable key in: {scan}");
+    assert!(
+        scan.contains(r#"myapp:{semantics::rate("EUR",25)}"#),
+        "readable key in: {scan}"
+    );
     long("x".repeat(10_000)).await;
     long("y".repeat(10_000)).await;
-    let long_keys: Vec<_> = entries(&server).into_iter().filter(|k| k.starts_with("myapp:{long")).collect();
+    let long_keys: Vec<_> = entries(&server)
+        .into_iter()
+        .filter(|k| k.starts_with("myapp:{long"))
+        .collect();
     assert_eq!(long_keys.len(), 2, "distinct long arguments, distinct keys");
-    assert!(long_keys.iter().all(|k| k.len() < 100), "long arguments are hashed: {long_keys:?}");
+    assert!(
+        long_keys.iter().all(|k| k.len() < 100),
+        "long arguments are hashed: {long_keys:?}"
+    );
     // Value, lease and channel share the hash tag (the text between the first `{` and the
     // next `}`), hence the cluster slot.
     let tag = |k: &str| -> String {
@@ -421,7 +537,15 @@ async fn values_over_max_value_bytes_are_returned_but_not_stored() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(RedisCache::builder().url(server.url()).max_value_bytes(1000).build().unwrap()).unwrap();
+    CACHE
+        .set(
+            RedisCache::builder()
+                .url(server.url())
+                .max_value_bytes(1000)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
     async fn blob(n: usize) -> Vec<u8> {
@@ -477,7 +601,11 @@ async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_
     #[cache(cache = CACHE.get().unwrap(), refresh = "1s", retry = 60, expire = 120, wait = true)]
     async fn fragile() -> Result<usize, String> {
         let n = RUNS.tick();
-        if FAIL.load(std::sync::atomic::Ordering::SeqCst) { Err(format!("failure {n}")) } else { Ok(n) }
+        if FAIL.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(format!("failure {n}"))
+        } else {
+            Ok(n)
+        }
     }
 
     assert_eq!(soon(fragile()).await, Err("failure 1".into()));
@@ -488,11 +616,24 @@ async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_
     assert_eq!(soon(fragile()).await, Ok(3));
     FAIL.store(true, std::sync::atomic::Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(soon(fragile()).await, Ok(3), "stale value; its refresh fails in the background");
+    assert_eq!(
+        soon(fragile()).await,
+        Ok(3),
+        "stale value; its refresh fails in the background"
+    );
     assert!(eventually_async(SOON, || async { RUNS.get() == 4 }).await);
-    assert!(eventually_async(SOON, || async { CACHE.get().unwrap().stats().await.unwrap().failed == 3 }).await);
+    assert!(
+        eventually_async(SOON, || async {
+            CACHE.get().unwrap().stats().await.unwrap().failed == 3
+        })
+        .await
+    );
     for _ in 0..5 {
         assert_eq!(soon(fragile()).await, Ok(3));
     }
-    assert_eq!(RUNS.get(), 4, "refreshes back off until retry after a failure");
+    assert_eq!(
+        RUNS.get(),
+        4,
+        "refreshes back off until retry after a failure"
+    );
 }

@@ -31,7 +31,11 @@ async fn exact_counts_through_misses_hits_and_a_reset() {
         x + 2
     }
 
-    assert_eq!(cache.stats().await.unwrap(), Stats::default(), "a new database starts at zero");
+    assert_eq!(
+        cache.stats().await.unwrap(),
+        Stats::default(),
+        "a new database starts at zero"
+    );
     assert_eq!(background(1).await, 0);
     assert!(eventually_async(SOON, || async { !entries(&server).is_empty() }).await);
     assert_eq!(background(1).await, 2);
@@ -41,8 +45,18 @@ async fn exact_counts_through_misses_hits_and_a_reset() {
 
     let s = cache.take_stats().await.unwrap();
     let expected = (1 + 1, 1, 0, 0, 2, 3, 1, 0);
-    assert_eq!((s.refresh, s.wait, s.sleep, s.failed, s.missed, s.success, s.default, s.errors), expected, "{s:?}");
-    assert_eq!(cache.stats().await.unwrap(), Stats::default(), "take_stats reset them");
+    assert_eq!(
+        (
+            s.refresh, s.wait, s.sleep, s.failed, s.missed, s.success, s.default, s.errors
+        ),
+        expected,
+        "{s:?}"
+    );
+    assert_eq!(
+        cache.stats().await.unwrap(),
+        Stats::default(),
+        "take_stats reset them"
+    );
     assert_eq!(waited(1).await, 3);
     let s = cache.stats().await.unwrap();
     assert_eq!((s.success, s.missed), (1, 0));
@@ -62,14 +76,26 @@ async fn another_cache_sees_counts_within_a_second_and_a_hit_sends_one_get() {
     }
 
     assert_eq!(in_a(1).await, 1);
-    let (gets, sets, evals, hincrs) = (commands(&server, "get"), commands(&server, "set"), commands(&server, "evalsha"), commands(&server, "hincrby"));
+    let (gets, sets, evals, hincrs) = (
+        commands(&server, "get"),
+        commands(&server, "set"),
+        commands(&server, "evalsha"),
+        commands(&server, "hincrby"),
+    );
     for _ in 0..100 {
         assert_eq!(in_a(1).await, 1);
     }
     assert_eq!(commands(&server, "get") - gets, 100, "one GET per hit");
-    assert_eq!(commands(&server, "set"), sets, "no lease work on fresh hits");
+    assert_eq!(
+        commands(&server, "set"),
+        sets,
+        "no lease work on fresh hits"
+    );
     assert_eq!(commands(&server, "evalsha"), evals);
-    assert!(commands(&server, "hincrby") - hincrs <= 10, "stats travel in batches, not per hit");
+    assert!(
+        commands(&server, "hincrby") - hincrs <= 10,
+        "stats travel in batches, not per hit"
+    );
     let b = B.get().unwrap();
     assert!(
         eventually_async(SOON, || async { b.stats().await.unwrap().success == 100 }).await,

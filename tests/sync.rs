@@ -22,9 +22,15 @@ fn a_sync_function_needs_no_runtime_and_refreshes_in_the_background() {
         x * x
     }
 
-    assert!(tokio::runtime::Handle::try_current().is_err(), "no runtime here");
+    assert!(
+        tokio::runtime::Handle::try_current().is_err(),
+        "no runtime here"
+    );
     assert_eq!(square(9), 0, "a miss returns Default at once");
-    assert!(eventually(SOON, || square(9) == 81), "the background refresh lands without a caller runtime");
+    assert!(
+        eventually(SOON, || square(9) == 81),
+        "the background refresh lands without a caller runtime"
+    );
     assert_eq!(RUNS.get(), 1);
 }
 
@@ -44,10 +50,16 @@ fn a_second_thread_waits_for_the_first_ones_computation_instead_of_computing() {
     }
 
     let first = thread::spawn(|| heavy("abc"));
-    assert!(eventually(SOON, || RUNS.get() == 1), "the first thread is computing");
+    assert!(
+        eventually(SOON, || RUNS.get() == 1),
+        "the first thread is computing"
+    );
     let second = thread::spawn(|| heavy("abc"));
     let stats = CACHE.get().unwrap();
-    assert!(eventually(SOON, || stats.stats_blocking().unwrap().sleep == 1), "the second thread waits");
+    assert!(
+        eventually(SOON, || stats.stats_blocking().unwrap().sleep == 1),
+        "the second thread waits"
+    );
     GATE.open();
     assert_eq!(first.join().unwrap(), "ABC");
     assert_eq!(second.join().unwrap(), "ABC");
@@ -118,11 +130,21 @@ fn sync_functions_work_inside_a_runtime_and_from_spawn_blocking() {
 
     for flavor in ["current", "multi"] {
         let rt = match flavor {
-            "current" => tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
-            _ => tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap(),
+            "current" => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            _ => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap(),
         };
         rt.block_on(async {
-            assert_eq!(tokio::task::spawn_blocking(|| label(1)).await.unwrap(), "#1");
+            assert_eq!(
+                tokio::task::spawn_blocking(|| label(1)).await.unwrap(),
+                "#1"
+            );
             // Straight from async code (blocks this task's thread for one round trip).
             assert_eq!(label(1), "#1");
             assert_eq!(label(2), "#2");

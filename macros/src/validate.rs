@@ -74,7 +74,10 @@ pub(crate) fn check(args: Args, sig: &Signature) -> syn::Result<Checked> {
         if r.value > e.value {
             fail(
                 r.span,
-                format!("`retry` ({:?}) is longer than `expire` ({:?}): every key the cache writes lives at most `expire`", r.value, e.value),
+                format!(
+                    "`retry` ({:?}) is longer than `expire` ({:?}): every key the cache writes lives at most `expire`",
+                    r.value, e.value
+                ),
             );
         }
     }

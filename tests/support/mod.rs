@@ -53,8 +53,17 @@ impl RedisServer {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-server on PATH (scripts/test installs it)");
-            let password = extra.iter().position(|a| *a == "--requirepass").and_then(|i| extra.get(i + 1)).map(|p| p.to_string());
-            let mut server = RedisServer { child, port, log, password };
+            let password = extra
+                .iter()
+                .position(|a| *a == "--requirepass")
+                .and_then(|i| extra.get(i + 1))
+                .map(|p| p.to_string());
+            let mut server = RedisServer {
+                child,
+                port,
+                log,
+                password,
+            };
             if server.wait_ready(Duration::from_secs(10)) {
                 return server;
             }
@@ -95,7 +104,11 @@ impl RedisServer {
     pub fn cli(&self, args: &[&str]) -> Option<String> {
         let out = Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(self.password.iter().flat_map(|p| ["--no-auth-warning", "-a", p.as_str()]))
+            .args(
+                self.password
+                    .iter()
+                    .flat_map(|p| ["--no-auth-warning", "-a", p.as_str()]),
+            )
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -259,8 +272,20 @@ pub async fn soon<F: std::future::Future>(fut: F) -> F::Output {
 pub fn run_child(test: &str, env: &[(&str, String)]) -> String {
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new(exe);
-    cmd.args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"]);
-    for var in ["REDIS_URL", "REDIS_SERVICE_HOST", "REDIS_SERVICE_PORT", "REDIS_SERVICE_DB", "REDIS_SERVICE_PASSWORD"] {
+    cmd.args([
+        test,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    for var in [
+        "REDIS_URL",
+        "REDIS_SERVICE_HOST",
+        "REDIS_SERVICE_PORT",
+        "REDIS_SERVICE_DB",
+        "REDIS_SERVICE_PASSWORD",
+    ] {
         cmd.env_remove(var);
     }
     for (k, v) in env {
@@ -268,7 +293,11 @@ pub fn run_child(test: &str, env: &[(&str, String)]) -> String {
     }
     let out = cmd.output().expect("child test runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "child {test} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child {test} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
