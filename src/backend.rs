@@ -11,15 +11,31 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, ConnectionInfo, ProtocolVersion};
 
 use crate::Error;
+use crate::breaker::{self, Breaker};
 use crate::key::Key;
 use crate::policy::px;
 use crate::script;
 use crate::stats::Counter;
+use crate::throttle::Throttle;
 use crate::wakeup::{Subscription, Wakeups};
+
+/// What [`Backend::try_lease`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lease {
+    /// The caller holds the lease now.
+    Taken,
+    /// Another computation holds it and may still store a value.
+    Running,
+    /// A computation failed under it: no value is coming before it expires.
+    Failed,
+}
 
 /// Connections to one Redis server.
 pub(crate) struct Backend {
     conn: ConnectionManager,
+    breaker: Breaker,
+    /// Limits the "calling the function instead" warnings of degraded calls.
+    pub(crate) degraded_log: Throttle,
     wakeups: Arc<Wakeups>,
     timeout: Duration,
 }
@@ -47,25 +63,50 @@ impl Backend {
         let wakeups = Wakeups::start(subscriber, rx, timeout);
         Ok(Backend {
             conn,
+            breaker: Breaker::default(),
+            degraded_log: Throttle::default(),
             wakeups,
             timeout,
         })
     }
 
+    /// Runs one operation within the timeout, through the circuit breaker.
     async fn bounded<T>(
         &self,
         op: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, Error> {
-        match tokio::time::timeout(self.timeout, op).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(Error::Timeout(self.timeout)),
+        if !self.breaker.allow(self.timeout.saturating_mul(2)) {
+            return Err(Error::Unavailable(
+                "redis is unreachable; the circuit breaker is open",
+            ));
         }
+        let result = match tokio::time::timeout(self.timeout, op).await {
+            Ok(result) => result.map_err(Error::from),
+            Err(_) => Err(Error::Timeout(self.timeout)),
+        };
+        match &result {
+            Err(e) if breaker::is_outage(e) => {
+                if let Some(wait) = self.breaker.failure() {
+                    tracing::warn!(error = %e, backoff = ?wait, "rediscache: redis is unreachable; calls run the function and skip redis until it answers again");
+                }
+            }
+            _ => {
+                if self.breaker.success() {
+                    tracing::info!("rediscache: redis answers again; caching resumes");
+                }
+            }
+        }
+        result
     }
 
-    /// Reads an entry: the one command of a hit.
+    /// Reads an entry: the one command of a hit. A key of the wrong type (garbage written by
+    /// something else) reads as an undecodable entry, so it is recomputed and overwritten.
     pub(crate) async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>, Error> {
         let mut conn = self.conn.clone();
-        self.bounded(conn.get(key.value())).await
+        match self.bounded(conn.get(key.value())).await {
+            Err(Error::Redis(e)) if e.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
+            other => other,
+        }
     }
 
     /// Takes the recompute lease of `key` for `retry` if nobody holds it.
@@ -74,17 +115,20 @@ impl Backend {
         key: &Key,
         token: &str,
         retry: Duration,
-    ) -> Result<bool, Error> {
+    ) -> Result<Lease, Error> {
         let mut conn = self.conn.clone();
-        let set = redis::cmd("SET")
-            .arg(key.lease())
+        let mut call = script::LEASE.prepare_invoke();
+        call.key(key.lease())
             .arg(token)
-            .arg("NX")
-            .arg("PX")
             .arg(px(retry))
-            .clone();
-        let reply: Option<String> = self.bounded(set.query_async(&mut conn)).await?;
-        Ok(reply.is_some())
+            .arg(script::FAILED);
+        Ok(
+            match self.bounded(call.invoke_async::<i64>(&mut conn)).await? {
+                1 => Lease::Taken,
+                2 => Lease::Failed,
+                _ => Lease::Running,
+            },
+        )
     }
 
     /// Stores an entry for `expire`, releases our lease and wakes waiters, in one script.
@@ -121,13 +165,6 @@ impl Backend {
         self.bounded(call.invoke_async::<i64>(&mut conn))
             .await
             .map(drop)
-    }
-
-    /// Whether the lease of `key` was left by a failed computation (nothing is coming).
-    pub(crate) async fn lease_failed(&self, key: &Key) -> Result<bool, Error> {
-        let mut conn = self.conn.clone();
-        let holder: Option<String> = self.bounded(conn.get(key.lease())).await?;
-        Ok(holder.as_deref() == Some(script::FAILED))
     }
 
     /// Releases our lease without a value (one too large to store) and wakes waiters, who

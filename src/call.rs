@@ -10,12 +10,13 @@ use std::hash::BuildHasher;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 
 use crate::__private::Options;
 use crate::Error;
-use crate::backend::Backend;
+use crate::backend::{Backend, Lease};
 use crate::cache::{Inner, RedisCache};
 use crate::codec;
 use crate::flight::{Leader, Outcome, Role};
@@ -88,8 +89,7 @@ where
         },
         Ok(None) => {}
         Err(e) => {
-            inner.count(Counter::Errors);
-            tracing::warn!(function = opts.name, error = %e, "rediscache: redis failed; calling the function");
+            degraded(inner, backend, opts, &e);
             return compute_shared::<R, S, J>(inner, None, &key, opts, make).await;
         }
     }
@@ -101,6 +101,20 @@ where
             default()
         }
         _ => compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await,
+    }
+}
+
+/// Counts a call that Redis failed and that runs the function instead; logs it, at most once
+/// every few seconds per cache with a count of the ones held back.
+fn degraded(inner: &Inner, backend: &Backend, opts: &Options, e: &Error) {
+    inner.count(Counter::Errors);
+    if let Some(held_back) = backend.degraded_log.ready(Duration::from_secs(5)) {
+        tracing::warn!(
+            function = opts.name,
+            error = %e,
+            similar_since_last = held_back,
+            "rediscache: redis failed; calling the function instead"
+        );
     }
 }
 
@@ -125,10 +139,10 @@ fn refresh_in_background<R, S, J>(
         let Ok(backend) = inner.backend() else { return };
         let token = token();
         match backend.try_lease(&key, &token, opts.retry).await {
-            Ok(true) => {}
-            Ok(false) => return,
+            Ok(Lease::Taken) => {}
+            Ok(Lease::Running | Lease::Failed) => return,
             Err(e) => {
-                inner.count(Counter::Errors);
+                // Nobody waits for this refresh; the next stale hit tries again.
                 tracing::debug!(function = opts.name, error = %e, "rediscache: cannot take the lease; skipping refresh");
                 return;
             }
@@ -172,16 +186,15 @@ where
     };
     let token = token();
     if let Some(b) = backend {
-        let leased = match b.try_lease(key, &token, opts.retry).await {
-            Ok(leased) => leased,
+        let lease = match b.try_lease(key, &token, opts.retry).await {
+            Ok(lease) => lease,
             Err(e) => {
-                inner.count(Counter::Errors);
-                tracing::warn!(function = opts.name, error = %e, "rediscache: redis failed; calling the function");
-                true
+                degraded(inner, b, opts, &e);
+                Lease::Taken
             }
         };
         // A lease left by a failed computation means no value is coming: compute at once.
-        if !leased && !b.lease_failed(key).await.unwrap_or(false) {
+        if lease == Lease::Running {
             if !slept {
                 inner.count(Counter::Sleep);
             }
@@ -193,10 +206,7 @@ where
                     }
                 }
                 Ok(None) => {}
-                Err(e) => {
-                    inner.count(Counter::Errors);
-                    tracing::warn!(function = opts.name, error = %e, "rediscache: cannot wait through redis; calling the function");
-                }
+                Err(e) => degraded(inner, b, opts, &e),
             }
         }
     }
@@ -284,8 +294,7 @@ where
             tracing::debug!(function = opts.name, key = key.value(), elapsed = ?started.elapsed(), "rediscache: stored")
         }
         Err(e) => {
-            inner.count(Counter::Errors);
-            tracing::warn!(function = opts.name, error = %e, "rediscache: cannot store the value");
+            degraded(inner, backend, opts, &e);
         }
     }
     leader.finish(Outcome::Done(Arc::from(entry)));

@@ -58,6 +58,7 @@
 
 mod backend;
 mod background;
+mod breaker;
 mod builder;
 mod cache;
 mod call;
@@ -72,6 +73,7 @@ mod policy;
 mod script;
 mod shape;
 mod stats;
+mod throttle;
 mod wakeup;
 
 #[doc(hidden)]
