@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -18,6 +19,9 @@ use crate::script;
 use crate::stats::Counter;
 use crate::throttle::Throttle;
 use crate::wakeup::{Subscription, Wakeups};
+
+/// How long misses compute for themselves after Redis refused a write.
+const WRITES_REFUSED_FOR_MS: u64 = 1_000;
 
 /// What [`Backend::try_lease`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,8 @@ pub(crate) enum Lease {
 pub(crate) struct Backend {
     conn: ConnectionManager,
     breaker: Breaker,
+    /// Until when (ms since the epoch) misses compute instead of returning a default; 0: never.
+    writes_refused_until: AtomicU64,
     /// Limits the "calling the function instead" warnings of degraded calls.
     pub(crate) degraded_log: Throttle,
     wakeups: Arc<Wakeups>,
@@ -64,6 +70,7 @@ impl Backend {
         Ok(Backend {
             conn,
             breaker: Breaker::default(),
+            writes_refused_until: AtomicU64::new(0),
             degraded_log: Throttle::default(),
             wakeups,
             timeout,
@@ -99,6 +106,28 @@ impl Backend {
         result
     }
 
+    /// Runs a write (lease, store): as [`bounded`](Self::bounded), and remembers for a second
+    /// when Redis refuses writes while answering (`OOM`, `READONLY`, `NOAUTH`...), so misses
+    /// compute their value instead of returning a default that no refresh could replace.
+    async fn write<T>(&self, op: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Error> {
+        let result = self.bounded(op).await;
+        match &result {
+            Ok(_) => self.writes_refused_until.store(0, Ordering::Relaxed),
+            Err(Error::Redis(_)) => {
+                let until = crate::policy::now_ms().saturating_add(WRITES_REFUSED_FOR_MS);
+                self.writes_refused_until.store(until, Ordering::Relaxed);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Whether Redis refused a write within the last second.
+    pub(crate) fn writes_refused(&self) -> bool {
+        let until = self.writes_refused_until.load(Ordering::Relaxed);
+        until != 0 && crate::policy::now_ms() < until
+    }
+
     /// Reads an entry: the one command of a hit. A key of the wrong type (garbage written by
     /// something else) reads as an undecodable entry, so it is recomputed and overwritten.
     pub(crate) async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>, Error> {
@@ -123,7 +152,7 @@ impl Backend {
             .arg(px(retry))
             .arg(script::FAILED);
         Ok(
-            match self.bounded(call.invoke_async::<i64>(&mut conn)).await? {
+            match self.write(call.invoke_async::<i64>(&mut conn)).await? {
                 1 => Lease::Taken,
                 2 => Lease::Failed,
                 _ => Lease::Running,
@@ -148,7 +177,7 @@ impl Backend {
             .arg(token)
             .arg(key.channel())
             .arg(script::FAILED);
-        self.bounded(call.invoke_async::<i64>(&mut conn))
+        self.write(call.invoke_async::<i64>(&mut conn))
             .await
             .map(drop)
     }
@@ -216,12 +245,25 @@ impl Backend {
         }
     }
 
-    /// Answers whether Redis is reachable and accepts our credentials.
+    /// Answers whether Redis is reachable and accepts our credentials. Goes to Redis even when
+    /// the circuit breaker is open, so a health check sees the actual cause.
     pub(crate) async fn ping(&self) -> Result<(), Error> {
         let mut conn = self.conn.clone();
-        self.bounded(redis::cmd("PING").query_async::<String>(&mut conn))
-            .await
-            .map(drop)
+        let result = match tokio::time::timeout(
+            self.timeout,
+            redis::cmd("PING").query_async::<String>(&mut conn),
+        )
+        .await
+        {
+            Ok(result) => result.map(drop).map_err(Error::from),
+            Err(_) => Err(Error::Timeout(self.timeout)),
+        };
+        match &result {
+            Err(e) if breaker::is_outage(e) => drop(self.breaker.failure()),
+            Err(_) => {}
+            Ok(()) => drop(self.breaker.success()),
+        }
+        result
     }
 
     /// Waits until the computation running elsewhere for `key` lands, at most `limit`:

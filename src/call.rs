@@ -94,6 +94,11 @@ where
         }
     }
     inner.count(Counter::Missed);
+    if backend.writes_refused() {
+        // Redis serves reads but refuses writes: no refresh could replace a default, so the
+        // caller gets the real value (and its store tells whether writes work again).
+        return compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await;
+    }
     match default {
         Some(default) if !opts.wait => {
             inner.count(Counter::Default);

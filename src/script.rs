@@ -21,8 +21,9 @@ return 1
     )
 });
 
-/// Takes the recompute lease if nobody holds it. A lease key of the wrong type (garbage) is
-/// removed first, so it cannot block refreshes forever.
+/// Takes the recompute lease if nobody holds it. A lease key that no lease of ours could be
+/// (another type, or without a TTL) is garbage: it is removed first, so it cannot block
+/// refreshes forever.
 ///
 /// KEYS: lease. ARGV: token, retry in ms, failure marker.
 /// Returns 1 when taken, 2 when held by a failed computation, 0 when held by a running one.
@@ -30,7 +31,7 @@ pub(crate) static LEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local t = redis.call('TYPE', KEYS[1]).ok
-if t ~= 'none' and t ~= 'string' then redis.call('DEL', KEYS[1]) end
+if t ~= 'none' and (t ~= 'string' or redis.call('PTTL', KEYS[1]) == -1) then redis.call('DEL', KEYS[1]) end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[3] then return 2 end
 return 0

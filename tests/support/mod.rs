@@ -13,6 +13,36 @@ pub struct RedisServer {
     log: PathBuf,
     /// From `--requirepass`, so helpers can still talk to it.
     password: Option<String>,
+    /// Extra arguments, for restarts.
+    extra: Vec<String>,
+}
+
+fn spawn_server(port: u16, log: &std::path::Path, extra: &[String]) -> Child {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--logfile", log.to_str().expect("utf-8 temp path")])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server on PATH (scripts/test installs it)")
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{sig} failed");
 }
 
 fn free_port() -> u16 {
@@ -31,38 +61,24 @@ impl RedisServer {
 
     /// Starts a server with extra `redis-server` arguments.
     pub fn start_with(extra: &[&str]) -> RedisServer {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        let password = extra
+            .iter()
+            .position(|a| a == "--requirepass")
+            .and_then(|i| extra.get(i + 1))
+            .cloned();
         // A port can be taken between our probe and the server's bind: try a few.
         for _ in 0..5 {
             let port = free_port();
             let log = std::env::temp_dir()
                 .join(format!("rediscache-test-{port}-{}.log", std::process::id()));
-            let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .args(["--logfile", log.to_str().expect("utf-8 temp path")])
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server on PATH (scripts/test installs it)");
-            let password = extra
-                .iter()
-                .position(|a| *a == "--requirepass")
-                .and_then(|i| extra.get(i + 1))
-                .map(|p| p.to_string());
+            let child = spawn_server(port, &log, &extra);
             let mut server = RedisServer {
                 child,
                 port,
                 log,
-                password,
+                password: password.clone(),
+                extra: extra.clone(),
             };
             if server.wait_ready(Duration::from_secs(10)) {
                 return server;
@@ -73,6 +89,42 @@ impl RedisServer {
             );
         }
         panic!("could not start redis-server");
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        signal(&self.child, "STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT).
+    pub fn resume(&self) {
+        signal(&self.child, "CONT");
+    }
+
+    /// Kills the server with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a fresh, empty server on the same port (after [`kill`](Self::kill)).
+    pub fn restart(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.child = spawn_server(self.port, &self.log, &self.extra);
+            if self.wait_ready(Duration::from_secs(10)) {
+                return;
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            assert!(
+                Instant::now() < deadline,
+                "could not restart redis-server on {}:\n{}",
+                self.port,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn wait_ready(&mut self, limit: Duration) -> bool {
