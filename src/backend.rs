@@ -49,9 +49,13 @@ pub(crate) struct Backend {
 impl Backend {
     /// Prepares connections without opening them; must run inside the background runtime's
     /// context, where the connection tasks will live.
-    pub(crate) fn new(info: &ConnectionInfo, timeout: Duration) -> Result<Backend, Error> {
+    pub(crate) fn new(
+        info: &ConnectionInfo,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Backend, Error> {
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
+            .set_connection_timeout(Some(connect_timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));

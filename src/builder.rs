@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::cache::RedisCache;
+use crate::cache::{RedisCache, Settings};
 use crate::config::Target;
 use crate::{Error, key};
 
@@ -39,6 +39,7 @@ pub struct RedisCacheBuilder {
     enabled: Option<bool>,
     prefix: Option<String>,
     timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
     max_value_bytes: Option<usize>,
     use_env: Option<bool>,
 }
@@ -54,6 +55,7 @@ impl std::fmt::Debug for RedisCacheBuilder {
             .field("enabled", &self.enabled)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -118,6 +120,14 @@ impl RedisCacheBuilder {
         self
     }
 
+    /// The longest a connection attempt may take (default 1 s). Connections are opened and
+    /// re-opened in the background; a caller still never waits longer than
+    /// [`timeout`](Self::timeout) for any one operation.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
     /// The largest encoded value stored (default 8 MiB); larger values are returned to the
     /// caller but not stored, and a warning is logged.
     pub fn max_value_bytes(mut self, bytes: usize) -> Self {
@@ -147,17 +157,20 @@ impl RedisCacheBuilder {
         let prefix = self.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
         key::check_prefix(&prefix)?;
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(Error::config("timeout", "must be longer than zero"));
+        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_TIMEOUT);
+        for (name, t) in [("timeout", timeout), ("connect_timeout", connect_timeout)] {
+            if t.is_zero() {
+                return Err(Error::config(name, "must be longer than zero"));
+            }
         }
-        let max_value_bytes = self.max_value_bytes.unwrap_or(DEFAULT_MAX_VALUE_BYTES);
+        let settings = Settings {
+            prefix,
+            timeout,
+            connect_timeout,
+            max_value_bytes: self.max_value_bytes.unwrap_or(DEFAULT_MAX_VALUE_BYTES),
+        };
         if !enabled {
-            return Ok(RedisCache::from_parts(
-                None,
-                prefix,
-                timeout,
-                max_value_bytes,
-            ));
+            return Ok(RedisCache::from_parts(None, settings));
         }
         let base = match &self.url {
             Some(url) => Target::from_url(url, "url")?,
@@ -173,12 +186,7 @@ impl RedisCacheBuilder {
             return Err(Error::config("port", "0 is not a port"));
         }
         let info = base.overlay(&self.fields).connection_info()?;
-        Ok(RedisCache::from_parts(
-            Some(info),
-            prefix,
-            timeout,
-            max_value_bytes,
-        ))
+        Ok(RedisCache::from_parts(Some(info), settings))
     }
 }
 

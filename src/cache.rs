@@ -18,6 +18,27 @@ use crate::{Error, background};
 /// How often pending stats are added to Redis.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
+/// The settings of a cache besides where Redis is.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) prefix: String,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_value_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        use crate::builder::{DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+        Settings {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_TIMEOUT,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+        }
+    }
+}
+
 /// A handle on a Redis database used as a cache. Cheap to clone; clones share connections,
 /// in-flight computations and stats.
 ///
@@ -53,6 +74,7 @@ pub(crate) struct Inner {
     info: Option<ConnectionInfo>,
     pub(crate) prefix: String,
     pub(crate) timeout: Duration,
+    connect_timeout: Duration,
     pub(crate) max_value_bytes: usize,
     backend: OnceLock<Option<Backend>>,
     pub(crate) flights: Arc<Flights>,
@@ -89,18 +111,14 @@ impl RedisCache {
         RedisCache::builder().build()
     }
 
-    pub(crate) fn from_parts(
-        info: Option<ConnectionInfo>,
-        prefix: String,
-        timeout: Duration,
-        max_value_bytes: usize,
-    ) -> RedisCache {
+    pub(crate) fn from_parts(info: Option<ConnectionInfo>, settings: Settings) -> RedisCache {
         RedisCache {
             inner: Arc::new(Inner {
                 info,
-                prefix,
-                timeout,
-                max_value_bytes,
+                prefix: settings.prefix,
+                timeout: settings.timeout,
+                connect_timeout: settings.connect_timeout,
+                max_value_bytes: settings.max_value_bytes,
                 backend: OnceLock::new(),
                 flights: Arc::default(),
                 counters: Counters::default(),
@@ -112,13 +130,7 @@ impl RedisCache {
 
     /// A cache that is off: every call goes straight to the function.
     pub(crate) fn disabled() -> RedisCache {
-        use crate::builder::{DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
-        RedisCache::from_parts(
-            None,
-            DEFAULT_PREFIX.to_owned(),
-            DEFAULT_TIMEOUT,
-            DEFAULT_MAX_VALUE_BYTES,
-        )
+        RedisCache::from_parts(None, Settings::default())
     }
 
     /// Whether calls use Redis at all.
@@ -199,7 +211,7 @@ impl Inner {
         let backend = self.backend.get_or_init(|| {
             let handle = background::handle()?;
             let _context = handle.enter();
-            Backend::new(info, self.timeout)
+            Backend::new(info, self.timeout, self.connect_timeout)
                 .map_err(|e| tracing::error!(redis = %Redacted(info), error = %e, "rediscache: cannot set up connections; calls run uncached"))
                 .ok()
         });

@@ -48,11 +48,6 @@ pub fn default_cache() -> &'static RedisCache {
     &DEFAULT
 }
 
-/// Renders the key arguments before the call takes ownership of them.
-pub fn args<A: Serialize + ?Sized>(args: &A) -> Result<String, Error> {
-    crate::key::render_args(args)
-}
-
 /// A cached function's return value (or its `Ok` type) must travel through Redis.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be cached: it must implement `serde::Serialize` and `serde::de::DeserializeOwned`",
@@ -71,11 +66,18 @@ pub const fn assert_value<T: CacheValue + ?Sized>() {}
     label = "this argument goes into the key",
     note = "derive `serde::Serialize`, or leave it out of the key with `skip(name)`"
 )]
-pub trait KeyArg {}
+pub trait KeyArg: Serialize {}
 impl<T: Serialize + ?Sized> KeyArg for T {}
 
-/// Checks at compile time that an argument can go into the key.
-pub fn assert_key_arg<T: KeyArg + ?Sized>(_: &T) {}
+/// Renders one key argument; the only place its `Serialize` bound is checked.
+pub fn key_part<T: KeyArg + ?Sized>(arg: &T) -> Result<String, Error> {
+    crate::key::render_arg(arg)
+}
+
+/// Joins rendered key arguments.
+pub fn args_of<const N: usize>(parts: [Result<String, Error>; N]) -> Result<String, Error> {
+    crate::key::join_args(parts)
+}
 
 /// The value returned on a miss when `default` is not given and `wait` is false.
 #[diagnostic::on_unimplemented(
@@ -95,6 +97,15 @@ impl<T: Default> DefaultValue for T {
 
 /// Owns a reference argument for a background recompute (`&str` gives a `String`, `&T` a
 /// clone).
-pub fn own<T: ToOwned + ?Sized>(r: &T) -> T::Owned {
+#[diagnostic::on_unimplemented(
+    message = "argument of type `&{Self}` cannot be copied for a background recompute: `{Self}` must implement `Clone`",
+    label = "a background recompute owns a copy of this argument",
+    note = "derive `Clone`, or take the argument by value"
+)]
+pub trait OwnArg: ToOwned {}
+impl<T: ToOwned + ?Sized> OwnArg for T {}
+
+/// Owns a reference argument.
+pub fn own<T: OwnArg + ?Sized>(r: &T) -> T::Owned {
     r.to_owned()
 }

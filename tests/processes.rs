@@ -71,11 +71,11 @@ fn a_waiter_in_another_process_wakes_when_the_value_lands_without_computing() {
         )
     });
     // The child is waiting once it has subscribed to the entry's channel.
-    let channel = format!("rediscache:{{processes::slow_report(7)}}:done");
+    let channel = "rediscache:{processes::slow_report(7)}:done";
     let subscribed = || -> bool {
         let reply: (String, i64) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
-            .arg(&channel)
+            .arg(channel)
             .query(&mut server.conn())
             .unwrap();
         reply.1 == 1

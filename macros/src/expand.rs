@@ -58,13 +58,6 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
 
     let idents: Vec<_> = sig.params.iter().map(|p| &p.ident).collect();
     let types: Vec<_> = sig.params.iter().map(|p| &p.ty).collect();
-    let key_idents: Vec<_> = sig
-        .params
-        .iter()
-        .zip(&opts.in_key)
-        .filter(|(_, k)| **k)
-        .map(|(p, _)| &p.ident)
-        .collect();
     let skipped: Vec<_> = sig
         .params
         .iter()
@@ -72,18 +65,22 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
         .filter(|(_, k)| !**k)
         .map(|(p, _)| &p.ident)
         .collect();
-    let key_checks = sig
+    let key_parts: Vec<_> = sig
         .params
         .iter()
         .zip(&opts.in_key)
         .filter(|(_, k)| **k)
         .map(|(p, _)| {
-            let id = &p.ident;
-            quote_spanned!(p.ty.span()=> ::rediscache::__private::assert_key_arg(&#id);)
-        });
+            let span = p.ty.span();
+            let id = syn::Ident::new(&p.ident.to_string(), span);
+            quote_spanned!(span=> ::rediscache::__private::key_part(&#id))
+        })
+        .collect();
     let owns = sig.params.iter().filter(|p| p.by_ref).map(|p| {
         let id = &p.ident;
-        quote!(let #id = ::rediscache::__private::own(#id);)
+        let span = p.ty.span();
+        let arg = syn::Ident::new(&id.to_string(), span);
+        quote_spanned!(span=> let #id = ::rediscache::__private::own(#arg);)
     });
     let passes: Vec<_> = sig
         .params
@@ -128,7 +125,7 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
             quote_spanned!(expr.span()=> ::core::option::Option::Some(|| -> #ret { #expr }))
         }
         (None, false) => quote_spanned!(ret.span()=>
-            ::core::option::Option::Some(<#ret as ::rediscache::__private::DefaultValue>::default_value)),
+            ::core::option::Option::Some(|| -> #ret { <#ret as ::rediscache::__private::DefaultValue>::default_value() })),
         (None, true) => quote!(::core::option::Option::None::<fn() -> #ret>),
     };
     let (runner, job, await_, invalidator) = if sig.is_async {
@@ -150,6 +147,33 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
     let invalidate_doc = format!(
         "Removes the cached result of [`{ident}`] for these arguments.\n\n# Errors\nWhen Redis fails or the arguments give no key."
     );
+    let make = quote!(move || {
+        #(#owns)*
+        #job
+    });
+    let shape = syn::Ident::new(&shape.to_string(), value_ty.span());
+    let shape_arg = quote_spanned!(value_ty.span()=> ::rediscache::__private::#shape);
+    let call = quote!(::rediscache::__private::#runner(
+        #cache,
+        &OPTIONS,
+        key_args,
+        #make,
+        #default,
+        #shape_arg,
+    ));
+    let call_and_await = if sig.is_async {
+        let call = quote_spanned!(value_ty.span()=> ::rediscache::__private::#runner(
+            #cache,
+            &OPTIONS,
+            key_args,
+            #make,
+            #default,
+            #shape_arg,
+        ));
+        quote_spanned!(value_ty.span()=> #call.await)
+    } else {
+        call
+    };
     let skipped_use = quote!(#(let _ = &#skipped;)*);
 
     quote! {
@@ -168,27 +192,15 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
                 wait: #wait,
             };
             #value_check
-            #(#key_checks)*
-            let key_args = ::rediscache::__private::args(&(#(&#key_idents,)*));
-            ::rediscache::__private::#runner(
-                #cache,
-                &OPTIONS,
-                key_args,
-                move || {
-                    #(#owns)*
-                    #job
-                },
-                #default,
-                ::rediscache::__private::#shape,
-            )
-            #await_
+            let key_args = ::rediscache::__private::args_of([#(#key_parts),*]);
+            #call_and_await
         }
 
         #[doc = #invalidate_doc]
         #[allow(clippy::too_many_arguments, clippy::needless_borrow)]
         #vis #asyncness fn #invalidate #generics (#(#idents: #types),*) -> ::core::result::Result<(), ::rediscache::Error> #where_clause {
             #skipped_use
-            ::rediscache::__private::#invalidator(#cache, #name, ::rediscache::__private::args(&(#(&#key_idents,)*)))
+            ::rediscache::__private::#invalidator(#cache, #name, ::rediscache::__private::args_of([#(#key_parts),*]))
             #await_
         }
     }

@@ -50,8 +50,8 @@ pub(crate) fn read(item: &ItemFn) -> syn::Result<Signature> {
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(r) => fail(syn::Error::new(
-                r.span(),
+            FnArg::Receiver(r) => fail(syn::Error::new_spanned(
+                r,
                 "`#[cache]` caches free functions, not methods: move the body into a function of its arguments",
             )),
             FnArg::Typed(t) => {
@@ -71,8 +71,8 @@ pub(crate) fn read(item: &ItemFn) -> syn::Result<Signature> {
                 }
                 let by_ref = match &*t.ty {
                     Type::Reference(r) if r.mutability.is_some() => {
-                        fail(syn::Error::new(
-                            t.ty.span(),
+                        fail(syn::Error::new_spanned(
+                            &t.ty,
                             "a cached function cannot take `&mut` arguments: a cached call may not run the function at all",
                         ));
                         continue;

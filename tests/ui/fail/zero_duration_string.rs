@@ -1,0 +1,8 @@
+use rediscache::cache;
+
+#[cache(refresh = 10, expire = 60, retry = "0ms")]
+fn f(x: u64) -> u64 {
+    x
+}
+
+fn main() {}
