@@ -1,8 +1,8 @@
 //! The `#[cache]` attribute of the [`rediscache`](https://docs.rs/rediscache) crate. Use it
 //! through `rediscache::cache`; this crate only emits glue that calls `rediscache`'s runtime.
 //!
-//! The pipeline is split one step per file: [`args`] parses the options, [`duration`] reads
-//! durations, [`signature`] reads the function, [`validate`] checks them together, [`expand`]
+//! The pipeline is split one step per file: `args.rs` parses the options, `duration.rs` reads
+//! durations, `signature.rs` reads the function, `validate.rs` checks them together, `expand.rs`
 //! writes the code.
 
 use proc_macro::TokenStream;
