@@ -1,17 +1,25 @@
-//! The Redis side: one multiplexed command connection and one RESP3 subscriber connection, both
-//! `ConnectionManager`s that reconnect by themselves, driven by the background runtime. Every
-//! operation is bounded by the configured timeout.
+//! The Redis side: multiplexed command connections and one RESP3 subscriber connection,
+//! `ConnectionManager`s that reconnect by themselves. Every operation is bounded by the
+//! configured timeout.
+//!
+//! A connection's driver task lives on the runtime that first uses it, and a reply wakes the
+//! caller from there. So async callers get a connection of their own runtime (a hit then costs
+//! what a raw `GET` costs, with no hop between runtimes), while sync callers, background work
+//! and the subscriber use connections of the crate's background runtime, which outlives any
+//! caller's runtime. Connections of runtimes that have shut down are dropped as new ones come.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, ConnectionInfo, ProtocolVersion};
+use tokio::runtime::{Handle, Id as RuntimeId};
 
 use crate::Error;
+use crate::background;
 use crate::breaker::{self, Breaker};
 use crate::key::Key;
 use crate::policy::px;
@@ -19,6 +27,9 @@ use crate::script;
 use crate::stats::Counter;
 use crate::throttle::Throttle;
 use crate::wakeup::{Subscription, Wakeups};
+
+/// Runtimes whose connections are kept; more means some have shut down.
+const MAX_RUNTIME_CONNECTIONS: usize = 8;
 
 /// How long misses compute for themselves after Redis refused a write.
 const WRITES_REFUSED_FOR_MS: u64 = 1_000;
@@ -36,7 +47,13 @@ pub(crate) enum Lease {
 
 /// Connections to one Redis server.
 pub(crate) struct Backend {
+    /// The background runtime's connection.
     conn: ConnectionManager,
+    background: Option<RuntimeId>,
+    /// Connections of callers' runtimes, most recent last.
+    local: RwLock<Vec<(RuntimeId, ConnectionManager)>>,
+    client: Client,
+    config: ConnectionManagerConfig,
     breaker: Breaker,
     /// Until when (ms since the epoch) misses compute instead of returning a default; 0: never.
     writes_refused_until: AtomicU64,
@@ -59,7 +76,13 @@ impl Backend {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        let conn = Client::open(info.clone())?.get_connection_manager_lazy(config.clone())?;
+        let client = Client::open(info.clone())?;
+        let conn = client.get_connection_manager_lazy(config.clone())?;
+        // Connect from the background runtime, so the driver task lives there.
+        let mut first = conn.clone();
+        background::spawn(async move {
+            let _ = redis::cmd("PING").query_async::<()>(&mut first).await;
+        });
 
         let resp3 = info.clone().set_redis_settings(
             info.redis_settings()
@@ -68,17 +91,46 @@ impl Backend {
         );
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let subscriber = Client::open(resp3)?.get_connection_manager_lazy(
-            config.set_push_sender(tx).set_automatic_resubscription(),
+            config
+                .clone()
+                .set_push_sender(tx)
+                .set_automatic_resubscription(),
         )?;
         let wakeups = Wakeups::start(subscriber, rx, timeout);
         Ok(Backend {
             conn,
+            background: Handle::try_current().ok().map(|h| h.id()),
+            local: RwLock::default(),
+            client,
+            config,
             breaker: Breaker::default(),
             writes_refused_until: AtomicU64::new(0),
             degraded_log: Throttle::default(),
             wakeups,
             timeout,
         })
+    }
+
+    /// The connection for the current runtime: see the module docs.
+    fn conn(&self) -> ConnectionManager {
+        let id = match Handle::try_current() {
+            Ok(h) if Some(h.id()) != self.background => h.id(),
+            _ => return self.conn.clone(),
+        };
+        let local = self.local.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, c)) = local.iter().rev().find(|(i, _)| *i == id) {
+            return c.clone();
+        }
+        drop(local);
+        let Ok(conn) = self.client.get_connection_manager_lazy(self.config.clone()) else {
+            return self.conn.clone();
+        };
+        let mut local = self.local.write().unwrap_or_else(|p| p.into_inner());
+        if local.len() >= MAX_RUNTIME_CONNECTIONS {
+            local.remove(0);
+        }
+        local.push((id, conn.clone()));
+        conn
     }
 
     /// Runs one operation within the timeout, through the circuit breaker.
@@ -135,7 +187,7 @@ impl Backend {
     /// Reads an entry: the one command of a hit. A key of the wrong type (garbage written by
     /// something else) reads as an undecodable entry, so it is recomputed and overwritten.
     pub(crate) async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>, Error> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         match self.bounded(conn.get(key.value())).await {
             Err(Error::Redis(e)) if e.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
             other => other,
@@ -149,7 +201,7 @@ impl Backend {
         token: &str,
         retry: Duration,
     ) -> Result<Lease, Error> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = script::LEASE.prepare_invoke();
         call.key(key.lease())
             .arg(token)
@@ -172,7 +224,7 @@ impl Backend {
         expire: Duration,
         token: &str,
     ) -> Result<(), Error> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = script::STORE.prepare_invoke();
         call.key(key.value())
             .key(key.lease())
@@ -189,7 +241,7 @@ impl Backend {
     /// Records that our computation failed and wakes waiters; the lease keeps blocking
     /// refreshes until `retry`, marked failed (see [`script::FAIL`]).
     pub(crate) async fn fail(&self, key: &Key, token: &str) -> Result<(), Error> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = script::FAIL.prepare_invoke();
         call.key(key.lease())
             .arg(token)
@@ -203,7 +255,7 @@ impl Backend {
     /// Releases our lease without a value (one too large to store) and wakes waiters, who
     /// then compute for themselves.
     pub(crate) async fn release(&self, key: &Key, token: &str) -> Result<(), Error> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut call = script::RELEASE.prepare_invoke();
         call.key(key.lease()).arg(token).arg(key.channel());
         self.bounded(call.invoke_async::<i64>(&mut conn))
@@ -213,7 +265,7 @@ impl Backend {
 
     /// Removes an entry and its lease.
     pub(crate) async fn delete(&self, key: &Key) -> Result<(), Error> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         self.bounded(conn.del::<_, i64>(&[key.value().to_owned(), key.lease()]))
             .await
             .map(drop)
@@ -229,7 +281,7 @@ impl Backend {
         for (c, n) in counts {
             pipe.hincr(stats_key, c.field(), *n).ignore();
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         self.bounded(pipe.query_async::<()>(&mut conn)).await
     }
 
@@ -239,7 +291,7 @@ impl Backend {
         stats_key: &str,
         reset: bool,
     ) -> Result<HashMap<String, i64>, Error> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         if reset {
             let mut call = script::TAKE_STATS.prepare_invoke();
             call.key(stats_key);
@@ -252,7 +304,7 @@ impl Backend {
     /// Answers whether Redis is reachable and accepts our credentials. Goes to Redis even when
     /// the circuit breaker is open, so a health check sees the actual cause.
     pub(crate) async fn ping(&self) -> Result<(), Error> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let result = match tokio::time::timeout(
             self.timeout,
             redis::cmd("PING").query_async::<String>(&mut conn),

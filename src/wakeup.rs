@@ -80,11 +80,17 @@ impl Wakeups {
             notify,
         };
         if first {
+            // Subscribe from the background runtime, so the connection's driver lives there
+            // and not on a caller's runtime that may shut down.
             let mut conn = self.conn.clone();
-            match tokio::time::timeout(self.timeout, conn.subscribe(channel)).await {
-                Ok(Ok(())) => {}
+            let channel = channel.to_owned();
+            let handle = background::handle().ok_or(Error::Unavailable("no background runtime"))?;
+            let subscribe = handle.spawn(async move { conn.subscribe(channel).await });
+            match tokio::time::timeout(self.timeout, subscribe).await {
+                Ok(Ok(Ok(()))) => {}
                 // Dropping `sub` unregisters the waiter.
-                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(Err(e))) => return Err(e.into()),
+                Ok(Err(_)) => return Err(Error::Unavailable("the subscription task ended")),
                 Err(_) => return Err(Error::Timeout(self.timeout)),
             }
         }

@@ -637,3 +637,47 @@ async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_
         "refreshes back off until retry after a failure"
     );
 }
+
+/// Regression: a connection's driver task lives on the runtime that first used it. A static
+/// cache used by one runtime after another (as `#[tokio::test]`s do) must not lose its
+/// connection with the first runtime.
+#[test]
+fn one_cache_serves_runtime_after_runtime_without_errors() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static RUNS: Runs = Runs::new();
+    let server = RedisServer::start();
+    CACHE.set(cache_on(&server)).unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    async fn id(x: u32) -> u32 {
+        RUNS.tick();
+        x
+    }
+
+    for round in 0..4u32 {
+        let rt = if round % 2 == 0 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        rt.block_on(async {
+            assert_eq!(id(1).await, 1);
+            assert_eq!(id(round).await, round);
+        });
+        drop(rt);
+    }
+    assert_eq!(
+        RUNS.get(),
+        4,
+        "values 1, 0, 2 and 3 computed once each; the rest were hits"
+    );
+    let stats = CACHE.get().unwrap().stats_blocking().unwrap();
+    assert_eq!(stats.errors, 0, "no call lost its connection: {stats:?}");
+}
