@@ -74,8 +74,7 @@ impl Backend {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             .set_response_timeout(Some(timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
+            .set_number_of_retries(0);
         let client = Client::open(info.clone())?;
         let conn = client.get_connection_manager_lazy(config.clone())?;
         // Connect from the background runtime, so the driver task lives there.
@@ -147,7 +146,27 @@ impl Backend {
             Ok(result) => result.map_err(Error::from),
             Err(_) => Err(Error::Timeout(self.timeout)),
         };
-        match &result {
+        self.report(&result);
+        result
+    }
+
+    /// As [`bounded`](Self::bounded) for a single command, the `GET` of a hit: the connection's
+    /// own timeouts bound it (a connection attempt by `connect_timeout`, a reply by `timeout`),
+    /// which spares the hit path a second timer.
+    async fn single<T>(&self, op: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Error> {
+        if !self.breaker.allow(self.timeout.saturating_mul(2)) {
+            return Err(Error::Unavailable(
+                "redis is unreachable; the circuit breaker is open",
+            ));
+        }
+        let result = op.await.map_err(Error::from);
+        self.report(&result);
+        result
+    }
+
+    /// Tells the circuit breaker how an operation went.
+    fn report<T>(&self, result: &Result<T, Error>) {
+        match result {
             Err(e) if breaker::is_outage(e) => {
                 if let Some(wait) = self.breaker.failure() {
                     tracing::warn!(error = %e, backoff = ?wait, "rediscache: redis is unreachable; calls run the function and skip redis until it answers again");
@@ -159,7 +178,6 @@ impl Backend {
                 }
             }
         }
-        result
     }
 
     /// Runs a write (lease, store): as [`bounded`](Self::bounded), and remembers for a second
@@ -188,7 +206,7 @@ impl Backend {
     /// something else) reads as an undecodable entry, so it is recomputed and overwritten.
     pub(crate) async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>, Error> {
         let mut conn = self.conn();
-        match self.bounded(conn.get(key.value())).await {
+        match self.single(conn.get(key.value())).await {
             Err(Error::Redis(e)) if e.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
             other => other,
         }

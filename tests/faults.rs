@@ -128,7 +128,10 @@ async fn killed_and_restarted_on_the_same_port_the_cache_recovers_waiters_includ
         .await,
         "hits resume on the restarted, empty server"
     );
-    // Cross-process waiting works again: the subscriber connection came back too.
+    // Cross-process waiting works again: the subscriber connection came back too. B's own
+    // circuit may still be open from the outage; a successful ping closes it.
+    let b = B.get().unwrap();
+    assert!(eventually_async(SOON, || async { b.ping().await.is_ok() }).await);
     let leader = tokio::spawn(job_a(99));
     assert!(eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await);
     let waiter = tokio::spawn(job_b(99));
