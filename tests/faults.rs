@@ -135,14 +135,7 @@ async fn killed_and_restarted_on_the_same_port_the_cache_recovers_waiters_includ
     let leader = tokio::spawn(job_a(99));
     assert!(eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await);
     let waiter = tokio::spawn(job_b(99));
-    let subscribed = || {
-        let (_, n): (String, i64) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg("rediscache:{job(99)}:done")
-            .query(&mut server.conn())
-            .unwrap();
-        n == 1
-    };
+    let subscribed = || server.subscribers("rediscache:{job(99)}:done") == 1;
     assert!(
         eventually_async(SOON, || async { subscribed() }).await,
         "B waits on the channel"

@@ -72,14 +72,7 @@ fn a_waiter_in_another_process_wakes_when_the_value_lands_without_computing() {
     });
     // The child is waiting once it has subscribed to the entry's channel.
     let channel = "rediscache:{processes::slow_report(7)}:done";
-    let subscribed = || -> bool {
-        let reply: (String, i64) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(channel)
-            .query(&mut server.conn())
-            .unwrap();
-        reply.1 == 1
-    };
+    let subscribed = || server.subscribers(channel) == 1;
     assert!(
         eventually(Duration::from_secs(60), subscribed),
         "the child subscribed"
@@ -146,14 +139,7 @@ async fn a_waiter_whose_leader_fails_elsewhere_wakes_and_computes_itself() {
     );
     let b = tokio::spawn(in_b());
     let channel = "rediscache:{shared()}:done";
-    let subscribed = || -> bool {
-        let reply: (String, i64) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(channel)
-            .query(&mut server.conn())
-            .unwrap();
-        reply.1 == 1
-    };
+    let subscribed = || server.subscribers(channel) == 1;
     assert!(
         eventually_async(SOON, || async { subscribed() }).await,
         "B waits on the entry's channel"

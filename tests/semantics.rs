@@ -655,18 +655,7 @@ fn one_cache_serves_runtime_after_runtime_without_errors() {
     }
 
     for round in 0..4u32 {
-        let rt = if round % 2 == 0 {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-        } else {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-        };
+        let rt = runtime(round % 2 == 1);
         rt.block_on(async {
             assert_eq!(id(1).await, 1);
             assert_eq!(id(round).await, round);

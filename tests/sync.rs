@@ -68,6 +68,23 @@ fn a_second_thread_waits_for_the_first_ones_computation_instead_of_computing() {
     assert_eq!((s.missed, s.wait, s.sleep, s.refresh), (2, 1, 1, 1));
 }
 
+/// Runs `call` on `n` threads released together; returns what each got.
+fn all_at_once<T: Send>(n: usize, call: impl Fn() -> T + Sync) -> Vec<T> {
+    let barrier = &Barrier::new(n);
+    let call = &call;
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(move || {
+                    barrier.wait();
+                    call()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn ten_threads_missing_at_once_start_one_refresh_and_the_next_ten_all_hit() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
@@ -83,33 +100,12 @@ fn ten_threads_missing_at_once_start_one_refresh_and_the_next_ten_all_hit() {
         format!("hello {name}")
     }
 
-    let barrier = &Barrier::new(10);
-    let firsts: Vec<String> = thread::scope(|s| {
-        let handles: Vec<_> = (0..10)
-            .map(|_| {
-                s.spawn(move || {
-                    barrier.wait();
-                    greet("ada".into())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let firsts = all_at_once(10, || greet("ada".into()));
     assert!(firsts.iter().all(|v| v == "default"), "{firsts:?}");
     GATE.open();
     assert!(eventually(SOON, || !entries(&server).is_empty()));
     assert_eq!(RUNS.get(), 1, "one refresh for ten misses");
-    let seconds: Vec<String> = thread::scope(|s| {
-        let handles: Vec<_> = (0..10)
-            .map(|_| {
-                s.spawn(move || {
-                    barrier.wait();
-                    greet("ada".into())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let seconds = all_at_once(10, || greet("ada".into()));
     assert!(seconds.iter().all(|v| v == "hello ada"), "{seconds:?}");
     let s = CACHE.get().unwrap().take_stats_blocking().unwrap();
     assert_eq!((s.missed, s.default, s.refresh, s.success), (10, 10, 1, 10));
@@ -128,18 +124,8 @@ fn sync_functions_work_inside_a_runtime_and_from_spawn_blocking() {
         format!("#{x}")
     }
 
-    for flavor in ["current", "multi"] {
-        let rt = match flavor {
-            "current" => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
-            _ => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap(),
-        };
+    for multi_thread in [false, true] {
+        let rt = runtime(multi_thread);
         rt.block_on(async {
             assert_eq!(
                 tokio::task::spawn_blocking(|| label(1)).await.unwrap(),

@@ -153,26 +153,13 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
     });
     let shape = syn::Ident::new(&shape.to_string(), value_ty.span());
     let shape_arg = quote_spanned!(value_ty.span()=> ::rediscache::__private::#shape);
-    let call = quote!(::rediscache::__private::#runner(
-        #cache,
-        &OPTIONS,
-        key_args,
-        #make,
-        #default,
-        #shape_arg,
-    ));
+    let call_args = quote!(#cache, &OPTIONS, key_args, #make, #default, #shape_arg);
+    // For async functions the whole call, `.await` included, carries the value type's span, so
+    // an unmet bound on it is reported once, there.
     let call_and_await = if sig.is_async {
-        let call = quote_spanned!(value_ty.span()=> ::rediscache::__private::#runner(
-            #cache,
-            &OPTIONS,
-            key_args,
-            #make,
-            #default,
-            #shape_arg,
-        ));
-        quote_spanned!(value_ty.span()=> #call.await)
+        quote_spanned!(value_ty.span()=> ::rediscache::__private::#runner(#call_args).await)
     } else {
-        call
+        quote!(::rediscache::__private::#runner(#call_args))
     };
     let skipped_use = quote!(#(let _ = &#skipped;)*);
 

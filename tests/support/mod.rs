@@ -178,6 +178,16 @@ impl RedisServer {
             .expect("connects")
     }
 
+    /// How many clients are subscribed to `channel`: a waiter is waiting once it is.
+    pub fn subscribers(&self, channel: &str) -> i64 {
+        let (_, n): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut self.conn())
+            .expect("PUBSUB");
+        n
+    }
+
     /// Every key matching `pattern`, sorted.
     pub fn keys(&self, pattern: &str) -> Vec<String> {
         let mut keys: Vec<String> = redis::cmd("KEYS")
@@ -362,4 +372,16 @@ pub fn child_field<'a>(stdout: &'a str, name: &str) -> &'a str {
     line.split_whitespace()
         .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
         .unwrap_or_else(|| panic!("no {name} in {line}"))
+}
+
+/// A tokio runtime of either flavor, for tests that run one after another.
+pub fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    let mut builder = if multi_thread {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().expect("a tokio runtime")
 }
