@@ -26,7 +26,12 @@ impl Key {
     pub(crate) fn new(prefix: &str, name: &str, args: &str) -> Key {
         let readable = name.len() + args.len() + 2 <= MAX_READABLE;
         let value = if readable {
-            format!("{prefix}:{{{name}({args})}}")
+            // One allocation: this runs on every hit.
+            let mut value = String::with_capacity(prefix.len() + name.len() + args.len() + 5);
+            for part in [prefix, ":{", name, "(", args, ")}"] {
+                value.push_str(part);
+            }
+            value
         } else {
             let mut hasher = Sha256::new();
             hasher.update(name.as_bytes());
@@ -55,23 +60,37 @@ impl Key {
     }
 }
 
-/// Renders one argument as JSON: deterministic, and `1` differs from `"1"`.
-pub(crate) fn render_arg<T: Serialize + ?Sized>(arg: &T) -> Result<String, Error> {
-    serde_json::to_string(arg).map_err(|e| Error::Key(e.to_string()))
+/// Renders a call's key arguments as the comma-separated JSON of each, into one buffer: JSON
+/// is deterministic, and `1` differs from `"1"`.
+#[derive(Debug, Default)]
+pub(crate) struct ArgsWriter {
+    buf: Vec<u8>,
+    count: usize,
+    error: Option<Error>,
 }
 
-/// Joins rendered arguments with commas, as they were written in the call.
-pub(crate) fn join_args<I: IntoIterator<Item = Result<String, Error>>>(
-    parts: I,
-) -> Result<String, Error> {
-    let mut out = String::new();
-    for (i, part) in parts.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+impl ArgsWriter {
+    /// Appends one argument.
+    pub(crate) fn arg<T: Serialize + ?Sized>(&mut self, arg: &T) {
+        if self.error.is_some() {
+            return;
         }
-        out.push_str(&part?);
+        if self.count > 0 {
+            self.buf.push(b',');
+        }
+        self.count += 1;
+        if let Err(e) = serde_json::to_writer(&mut self.buf, arg) {
+            self.error = Some(Error::Key(e.to_string()));
+        }
     }
-    Ok(out)
+
+    /// The rendered arguments, or why one could not be rendered.
+    pub(crate) fn finish(self) -> Result<String, Error> {
+        match self.error {
+            Some(e) => Err(e),
+            None => String::from_utf8(self.buf).map_err(|e| Error::Key(e.to_string())),
+        }
+    }
 }
 
 /// Checks a key prefix: Redis keys may hold anything, but braces would break the hash tag.
@@ -89,9 +108,28 @@ pub(crate) fn check_prefix(prefix: &str) -> Result<(), Error> {
 mod tests {
     use super::*;
 
+    fn render(parts: &[&dyn erased::Arg]) -> Result<String, Error> {
+        let mut w = ArgsWriter::default();
+        for p in parts {
+            p.write(&mut w);
+        }
+        w.finish()
+    }
+
+    mod erased {
+        pub(super) trait Arg {
+            fn write(&self, w: &mut super::ArgsWriter);
+        }
+        impl<T: serde::Serialize> Arg for T {
+            fn write(&self, w: &mut super::ArgsWriter) {
+                w.arg(self);
+            }
+        }
+    }
+
     #[test]
     fn simple_arguments_are_readable() {
-        let args = join_args([render_arg("2024-01"), render_arg(&3u8)]).expect("renders");
+        let args = render(&[&"2024-01", &3u8]).expect("renders");
         let key = Key::new("rc", "app::report", &args);
         assert_eq!(key.value(), r#"rc:{app::report("2024-01",3)}"#);
         assert_eq!(key.lease(), r#"rc:{app::report("2024-01",3)}:lease"#);
@@ -101,38 +139,34 @@ mod tests {
     #[test]
     fn no_arguments_and_strings_versus_numbers_differ() {
         assert_eq!(
-            Key::new("rc", "f", &join_args([]).expect("renders")).value(),
+            Key::new("rc", "f", &render(&[]).expect("renders")).value(),
             "rc:{f()}"
         );
-        let one = Key::new("rc", "f", &join_args([render_arg(&1)]).expect("renders"));
-        let one_str = Key::new("rc", "f", &join_args([render_arg("1")]).expect("renders"));
+        let one = Key::new("rc", "f", &render(&[&1]).expect("renders"));
+        let one_str = Key::new("rc", "f", &render(&[&"1"]).expect("renders"));
         assert_ne!(one, one_str);
     }
 
     #[test]
     fn separators_inside_strings_do_not_collide() {
-        let a = join_args([render_arg("a,b"), render_arg("c")]).expect("renders");
-        let b = join_args([render_arg("a"), render_arg("b,c")]).expect("renders");
+        let a = render(&[&"a,b", &"c"]).expect("renders");
+        let b = render(&[&"a", &"b,c"]).expect("renders");
         assert_ne!(a, b);
     }
 
     #[test]
     fn long_arguments_are_hashed_and_bounded() {
         let long = "x".repeat(10_000);
-        let key = Key::new("rc", "f", &join_args([render_arg(&long)]).expect("renders"));
+        let key = Key::new("rc", "f", &render(&[&long]).expect("renders"));
         assert!(key.value().len() < 64, "{}", key.value());
         assert!(key.value().starts_with("rc:{f#"));
-        let other = Key::new(
-            "rc",
-            "f",
-            &join_args([render_arg(&format!("{long}y"))]).expect("renders"),
-        );
+        let other = Key::new("rc", "f", &render(&[&format!("{long}y")]).expect("renders"));
         assert_ne!(key, other);
     }
 
     #[test]
     fn braces_in_arguments_keep_one_slot_prefix() {
-        let key = Key::new("rc", "f", &join_args([render_arg("}{")]).expect("renders"));
+        let key = Key::new("rc", "f", &render(&[&"}{"]).expect("renders"));
         // The hash tag is the text from the first '{' to the next '}', shared by all three keys.
         let tag = |k: &str| {
             k[k.find('{').expect("tag")..]

@@ -69,14 +69,26 @@ pub const fn assert_value<T: CacheValue + ?Sized>() {}
 pub trait KeyArg: Serialize {}
 impl<T: Serialize + ?Sized> KeyArg for T {}
 
-/// Renders one key argument; the only place its `Serialize` bound is checked.
-pub fn key_part<T: KeyArg + ?Sized>(arg: &T) -> Result<String, Error> {
-    crate::key::render_arg(arg)
-}
+/// Renders the key arguments of a call before the call takes ownership of them.
+#[derive(Debug, Default)]
+pub struct KeyArgs(crate::key::ArgsWriter);
 
-/// Joins rendered key arguments.
-pub fn args_of<const N: usize>(parts: [Result<String, Error>; N]) -> Result<String, Error> {
-    crate::key::join_args(parts)
+impl KeyArgs {
+    /// No arguments yet.
+    pub fn new() -> KeyArgs {
+        KeyArgs::default()
+    }
+
+    /// Appends one argument; the only place its `Serialize` bound is checked.
+    pub fn arg<T: KeyArg + ?Sized>(mut self, arg: &T) -> KeyArgs {
+        self.0.arg(arg);
+        self
+    }
+
+    /// The rendered arguments.
+    pub fn finish(self) -> Result<String, Error> {
+        self.0.finish()
+    }
 }
 
 /// The value returned on a miss when `default` is not given and `wait` is false.

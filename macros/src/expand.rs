@@ -73,7 +73,7 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
         .map(|(p, _)| {
             let span = p.ty.span();
             let id = syn::Ident::new(&p.ident.to_string(), span);
-            quote_spanned!(span=> ::rediscache::__private::key_part(&#id))
+            quote_spanned!(span=> .arg(&#id))
         })
         .collect();
     let owns = sig.params.iter().filter(|p| p.by_ref).map(|p| {
@@ -179,7 +179,7 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
                 wait: #wait,
             };
             #value_check
-            let key_args = ::rediscache::__private::args_of([#(#key_parts),*]);
+            let key_args = ::rediscache::__private::KeyArgs::new() #(#key_parts)* .finish();
             #call_and_await
         }
 
@@ -187,7 +187,7 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
         #[allow(clippy::too_many_arguments, clippy::needless_borrow)]
         #vis #asyncness fn #invalidate #generics (#(#idents: #types),*) -> ::core::result::Result<(), ::rediscache::Error> #where_clause {
             #skipped_use
-            ::rediscache::__private::#invalidator(#cache, #name, ::rediscache::__private::args_of([#(#key_parts),*]))
+            ::rediscache::__private::#invalidator(#cache, #name, ::rediscache::__private::KeyArgs::new() #(#key_parts)* .finish())
             #await_
         }
     }
