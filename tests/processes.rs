@@ -159,3 +159,43 @@ async fn a_waiter_whose_leader_fails_elsewhere_wakes_and_computes_itself() {
     assert_eq!(sa, sb, "one shared set of counters");
     assert_eq!((sa.failed, sa.sleep, sa.wait, sa.refresh), (1, 1, 2, 2));
 }
+
+#[tokio::test]
+async fn a_waiter_stops_waiting_after_retry_and_computes_itself() {
+    static A: OnceLock<RedisCache> = OnceLock::new();
+    static B: OnceLock<RedisCache> = OnceLock::new();
+    static GATE_A: Gate = Gate::new();
+    let server = RedisServer::start();
+    A.set(cache_on(&server)).unwrap();
+    B.set(cache_on(&server)).unwrap();
+
+    #[cache(cache = A.get().unwrap(), name = "stuck", refresh = 1, expire = 60, wait = true)]
+    async fn in_a() -> String {
+        GATE_A.wait_async().await;
+        "a".into()
+    }
+    #[cache(cache = B.get().unwrap(), name = "stuck", refresh = 1, expire = 60, wait = true)]
+    async fn in_b() -> String {
+        "b".into()
+    }
+
+    let a = tokio::spawn(in_a());
+    assert!(eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await);
+    let started = Instant::now();
+    // A's computation hangs; after `retry` (1 s, from `refresh`) B computes for itself.
+    assert_eq!(soon(in_b()).await, "b");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "B waited for A's lease first: {waited:?}"
+    );
+    GATE_A.open();
+    assert_eq!(soon(a).await.unwrap(), "a");
+    A.get().unwrap().stats().await.unwrap();
+    let s = B.get().unwrap().stats().await.unwrap();
+    assert_eq!(
+        (s.sleep, s.wait),
+        (1, 2),
+        "B slept, then computed; A computed too"
+    );
+}
