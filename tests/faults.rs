@@ -402,10 +402,22 @@ fn panics_are_counted_never_poison_the_cache_and_never_leave_waiters_hanging() {
     );
     assert!(eventually(SOON, || cache.stats_blocking().unwrap().failed == 1));
     assert_eq!(boom(1), 1, "still served after the panic");
+    assert_eq!(
+        RUNS.get(),
+        2,
+        "the failed refresh's lease holds off others until retry"
+    );
+    // After `retry` (2 s) the lease stops blocking: a later stale hit tries again.
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(boom(1), 1);
+    assert!(
+        eventually(SOON, || cache.stats_blocking().unwrap().failed == 2),
+        "a new refresh ran (and panicked)"
+    );
 
     // A waiter of a computation that panics is not left hanging.
     let first = std::thread::spawn(|| std::panic::catch_unwind(|| boom(7)));
-    assert!(eventually(SOON, || RUNS.get() == 3));
+    assert!(eventually(SOON, || RUNS.get() == 4));
     let second = std::thread::spawn(|| std::panic::catch_unwind(|| boom(7)));
     assert!(
         eventually(SOON, || cache.stats_blocking().unwrap().sleep == 1),
@@ -423,12 +435,12 @@ fn panics_are_counted_never_poison_the_cache_and_never_leave_waiters_hanging() {
         "the waiter computed itself, and its computation panicked too"
     );
     assert!(started.elapsed() < SOON);
-    assert_eq!(RUNS.get(), 4);
+    assert_eq!(RUNS.get(), 5);
 
     // Nothing is poisoned: other keys still cache.
     assert_eq!(boom(2), 2);
     assert_eq!(boom(2), 2);
-    assert_eq!(RUNS.get(), 5);
+    assert_eq!(RUNS.get(), 6);
 }
 
 #[tokio::test]
