@@ -59,20 +59,22 @@ where
     S: Shape<R>,
     J: Job<R>,
 {
+    // Only a hit stays inline: the other paths are boxed, so the future every call builds (and
+    // moves) is small.
     let inner = &cache.inner;
     if !cache.is_enabled() {
-        return make().run().await;
+        return Box::pin(make().run()).await;
     }
     let key = match args.map(|args| inner.key(opts.name, &args)) {
         Ok(key) => key,
         Err(e) => {
             tracing::warn!(function = opts.name, error = %e, "rediscache: arguments give no key; calling uncached");
-            return make().run().await;
+            return Box::pin(make().run()).await;
         }
     };
     let backend = match inner.backend() {
         Ok(b) => b,
-        Err(_) => return compute_shared::<R, S, J>(inner, None, &key, opts, make).await,
+        Err(_) => return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await,
     };
     match backend.get(&key).await {
         Ok(Some(entry)) => match codec::decode::<S::Value>(&entry) {
@@ -90,14 +92,21 @@ where
         Ok(None) => {}
         Err(e) => {
             degraded(inner, backend, opts, &e);
-            return compute_shared::<R, S, J>(inner, None, &key, opts, make).await;
+            return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await;
         }
     }
     inner.count(Counter::Missed);
     if backend.writes_refused() {
         // Redis serves reads but refuses writes: no refresh could replace a default, so the
         // caller gets the real value (and its store tells whether writes work again).
-        return compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await;
+        return Box::pin(compute_shared::<R, S, J>(
+            inner,
+            Some(backend),
+            &key,
+            opts,
+            make,
+        ))
+        .await;
     }
     match default {
         Some(default) if !opts.wait => {
@@ -105,7 +114,16 @@ where
             refresh_in_background::<R, S, J>(inner, key, opts, make);
             default()
         }
-        _ => compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await,
+        _ => {
+            Box::pin(compute_shared::<R, S, J>(
+                inner,
+                Some(backend),
+                &key,
+                opts,
+                make,
+            ))
+            .await
+        }
     }
 }
 
