@@ -14,13 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Client, ConnectionInfo, ProtocolVersion};
+use redis::AsyncCommands;
 use tokio::runtime::{Handle, Id as RuntimeId};
 
 use crate::Error;
-use crate::background;
 use crate::breaker::{self, Breaker};
+use crate::connect::{Conn, Connector, Topology};
 use crate::key::Key;
 use crate::policy::px;
 use crate::script;
@@ -45,15 +44,15 @@ pub(crate) enum Lease {
     Failed,
 }
 
-/// Connections to one Redis server.
+/// Connections to one Redis server or cluster.
 pub(crate) struct Backend {
-    /// The background runtime's connection.
-    conn: ConnectionManager,
+    connector: Connector,
+    /// The background runtime's connection, opened on first use there.
+    conn: tokio::sync::OnceCell<Conn>,
     background: Option<RuntimeId>,
     /// Connections of callers' runtimes, most recent last.
-    local: RwLock<Vec<(RuntimeId, ConnectionManager)>>,
-    client: Client,
-    config: ConnectionManagerConfig,
+    local: RwLock<Vec<(RuntimeId, Conn)>>,
+    cluster: bool,
     breaker: Breaker,
     /// Until when (ms since the epoch) misses compute instead of returning a default; 0: never.
     writes_refused_until: AtomicU64,
@@ -65,43 +64,21 @@ pub(crate) struct Backend {
 
 impl Backend {
     /// Prepares connections without opening them; must run inside the background runtime's
-    /// context, where the connection tasks will live.
+    /// context, where the subscriber's tasks will live.
     pub(crate) fn new(
-        info: &ConnectionInfo,
+        topology: &Topology,
         timeout: Duration,
         connect_timeout: Duration,
     ) -> Result<Backend, Error> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(connect_timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(0);
-        let client = Client::open(info.clone())?;
-        let conn = client.get_connection_manager_lazy(config.clone())?;
-        // Connect from the background runtime, so the driver task lives there.
-        let mut first = conn.clone();
-        background::spawn(async move {
-            let _ = redis::cmd("PING").query_async::<()>(&mut first).await;
-        });
-
-        let resp3 = info.clone().set_redis_settings(
-            info.redis_settings()
-                .clone()
-                .set_protocol(ProtocolVersion::RESP3),
-        );
+        let connector = Connector::new(topology, timeout, connect_timeout)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let subscriber = Client::open(resp3)?.get_connection_manager_lazy(
-            config
-                .clone()
-                .set_push_sender(tx)
-                .set_automatic_resubscription(),
-        )?;
-        let wakeups = Wakeups::start(subscriber, rx, timeout);
+        let wakeups = Wakeups::start(connector.subscriber(tx, timeout)?, rx, timeout);
         Ok(Backend {
-            conn,
+            connector,
+            conn: tokio::sync::OnceCell::new(),
             background: Handle::try_current().ok().map(|h| h.id()),
             local: RwLock::default(),
-            client,
-            config,
+            cluster: topology.is_cluster(),
             breaker: Breaker::default(),
             writes_refused_until: AtomicU64::new(0),
             degraded_log: Throttle::default(),
@@ -111,55 +88,77 @@ impl Backend {
     }
 
     /// The connection for the current runtime: see the module docs.
-    fn conn(&self) -> ConnectionManager {
+    async fn conn(&self) -> Result<Conn, Error> {
         let id = match Handle::try_current() {
             Ok(h) if Some(h.id()) != self.background => h.id(),
-            _ => return self.conn.clone(),
+            _ => {
+                return self
+                    .conn
+                    .get_or_try_init(|| self.connector.open())
+                    .await
+                    .cloned();
+            }
         };
-        let local = self.local.read().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, c)) = local.iter().rev().find(|(i, _)| *i == id) {
-            return c.clone();
+        {
+            let local = self.local.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, c)) = local.iter().rev().find(|(i, _)| *i == id) {
+                return Ok(c.clone());
+            }
         }
-        drop(local);
-        let Ok(conn) = self.client.get_connection_manager_lazy(self.config.clone()) else {
-            return self.conn.clone();
-        };
+        let conn = self.connector.open().await?;
         let mut local = self.local.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, c)) = local.iter().rev().find(|(i, _)| *i == id) {
+            return Ok(c.clone());
+        }
         if local.len() >= MAX_RUNTIME_CONNECTIONS {
             local.remove(0);
         }
         local.push((id, conn.clone()));
-        conn
+        Ok(conn)
     }
 
-    /// Runs one operation within the timeout, through the circuit breaker.
-    async fn bounded<T>(
-        &self,
-        op: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, Error> {
+    /// Runs one operation on this runtime's connection within the timeout, through the
+    /// circuit breaker.
+    async fn bounded<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         if !self.breaker.allow(self.timeout.saturating_mul(2)) {
             return Err(Error::Unavailable(
                 "redis is unreachable; the circuit breaker is open",
             ));
         }
-        let result = match tokio::time::timeout(self.timeout, op).await {
-            Ok(result) => result.map_err(Error::from),
+        let run = async { op(self.conn().await?).await.map_err(Error::from) };
+        let result = match tokio::time::timeout(self.timeout, run).await {
+            Ok(result) => result,
             Err(_) => Err(Error::Timeout(self.timeout)),
         };
         self.report(&result);
         result
     }
 
-    /// As [`bounded`](Self::bounded) for a single command, the `GET` of a hit: the connection's
-    /// own timeouts bound it (a connection attempt by `connect_timeout`, a reply by `timeout`),
-    /// which spares the hit path a second timer.
-    async fn single<T>(&self, op: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Error> {
+    /// As [`bounded`](Self::bounded) for the `GET` of a hit on a single server: that
+    /// connection's own timeouts bound it (a connection attempt by `connect_timeout`, a reply by
+    /// `timeout`), which spares the hit path a second timer. A cluster may redirect and retry,
+    /// so there the outer bound stays.
+    async fn single<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        if self.cluster {
+            return self.bounded(op).await;
+        }
         if !self.breaker.allow(self.timeout.saturating_mul(2)) {
             return Err(Error::Unavailable(
                 "redis is unreachable; the circuit breaker is open",
             ));
         }
-        let result = op.await.map_err(Error::from);
+        let result = match self.conn().await {
+            Ok(conn) => op(conn).await.map_err(Error::from),
+            Err(e) => Err(e),
+        };
         self.report(&result);
         result
     }
@@ -183,7 +182,11 @@ impl Backend {
     /// Runs a write (lease, store): as [`bounded`](Self::bounded), and remembers for a second
     /// when Redis refuses writes while answering (`OOM`, `READONLY`, `NOAUTH`...), so misses
     /// compute their value instead of returning a default that no refresh could replace.
-    async fn write<T>(&self, op: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Error> {
+    async fn write<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         let result = self.bounded(op).await;
         match &result {
             Ok(_) => self.writes_refused_until.store(0, Ordering::Relaxed),
@@ -205,8 +208,10 @@ impl Backend {
     /// Reads an entry: the one command of a hit. A key of the wrong type (garbage written by
     /// something else) reads as an undecodable entry, so it is recomputed and overwritten.
     pub(crate) async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>, Error> {
-        let mut conn = self.conn();
-        match self.single(conn.get(key.value())).await {
+        match self
+            .single(|mut c| async move { c.get(key.value()).await })
+            .await
+        {
             Err(Error::Redis(e)) if e.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
             other => other,
         }
@@ -219,14 +224,16 @@ impl Backend {
         token: &str,
         retry: Duration,
     ) -> Result<Lease, Error> {
-        let mut conn = self.conn();
         let mut call = script::LEASE.prepare_invoke();
         call.key(key.lease())
             .arg(token)
             .arg(px(retry))
             .arg(script::FAILED);
         Ok(
-            match self.write(call.invoke_async::<i64>(&mut conn)).await? {
+            match self
+                .write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+                .await?
+            {
                 1 => Lease::Taken,
                 2 => Lease::Failed,
                 _ => Lease::Running,
@@ -242,7 +249,6 @@ impl Backend {
         expire: Duration,
         token: &str,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
         let mut call = script::STORE.prepare_invoke();
         call.key(key.value())
             .key(key.lease())
@@ -251,7 +257,7 @@ impl Backend {
             .arg(token)
             .arg(key.channel())
             .arg(script::FAILED);
-        self.write(call.invoke_async::<i64>(&mut conn))
+        self.write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
             .await
             .map(drop)
     }
@@ -259,13 +265,12 @@ impl Backend {
     /// Records that our computation failed and wakes waiters; the lease keeps blocking
     /// refreshes until `retry`, marked failed (see [`script::FAIL`]).
     pub(crate) async fn fail(&self, key: &Key, token: &str) -> Result<(), Error> {
-        let mut conn = self.conn();
         let mut call = script::FAIL.prepare_invoke();
         call.key(key.lease())
             .arg(token)
             .arg(key.channel())
             .arg(script::FAILED);
-        self.bounded(call.invoke_async::<i64>(&mut conn))
+        self.bounded(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
             .await
             .map(drop)
     }
@@ -273,18 +278,17 @@ impl Backend {
     /// Releases our lease without a value (one too large to store) and wakes waiters, who
     /// then compute for themselves.
     pub(crate) async fn release(&self, key: &Key, token: &str) -> Result<(), Error> {
-        let mut conn = self.conn();
         let mut call = script::RELEASE.prepare_invoke();
         call.key(key.lease()).arg(token).arg(key.channel());
-        self.bounded(call.invoke_async::<i64>(&mut conn))
+        self.bounded(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
             .await
             .map(drop)
     }
 
     /// Removes an entry and its lease.
     pub(crate) async fn delete(&self, key: &Key) -> Result<(), Error> {
-        let mut conn = self.conn();
-        self.bounded(conn.del::<_, i64>(&[key.value().to_owned(), key.lease()]))
+        let keys = [key.value().to_owned(), key.lease()];
+        self.bounded(|mut c| async move { c.del::<_, i64>(&keys).await })
             .await
             .map(drop)
     }
@@ -299,8 +303,8 @@ impl Backend {
         for (c, n) in counts {
             pipe.hincr(stats_key, c.field(), *n).ignore();
         }
-        let mut conn = self.conn();
-        self.bounded(pipe.query_async::<()>(&mut conn)).await
+        self.bounded(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .await
     }
 
     /// Reads the stats hash; with `reset`, deletes it in the same step.
@@ -309,27 +313,29 @@ impl Backend {
         stats_key: &str,
         reset: bool,
     ) -> Result<HashMap<String, i64>, Error> {
-        let mut conn = self.conn();
         if reset {
             let mut call = script::TAKE_STATS.prepare_invoke();
             call.key(stats_key);
-            self.bounded(call.invoke_async(&mut conn)).await
+            self.bounded(|mut c| async move { call.invoke_async(&mut c).await })
+                .await
         } else {
-            self.bounded(conn.hgetall(stats_key)).await
+            self.bounded(|mut c| async move { c.hgetall(stats_key).await })
+                .await
         }
     }
 
     /// Answers whether Redis is reachable and accepts our credentials. Goes to Redis even when
     /// the circuit breaker is open, so a health check sees the actual cause.
     pub(crate) async fn ping(&self) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let result = match tokio::time::timeout(
-            self.timeout,
-            redis::cmd("PING").query_async::<String>(&mut conn),
-        )
-        .await
-        {
-            Ok(result) => result.map(drop).map_err(Error::from),
+        let run = async {
+            let mut conn = self.conn().await?;
+            Ok(redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .map(drop)?)
+        };
+        let result = match tokio::time::timeout(self.timeout, run).await {
+            Ok(result) => result,
             Err(_) => Err(Error::Timeout(self.timeout)),
         };
         match &result {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::cache::{RedisCache, Settings};
 use crate::config::Target;
+use crate::connect::Topology;
 use crate::{Error, key};
 
 /// Default bound on each Redis operation.
@@ -35,6 +36,7 @@ pub const DEFAULT_PREFIX: &str = "rediscache";
 #[must_use]
 pub struct RedisCacheBuilder {
     url: Option<String>,
+    cluster: Option<Vec<String>>,
     fields: Target,
     enabled: Option<bool>,
     prefix: Option<String>,
@@ -48,6 +50,7 @@ impl std::fmt::Debug for RedisCacheBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCacheBuilder")
             .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("cluster", &self.cluster.as_ref().map(Vec::len))
             .field("host", &self.fields.host)
             .field("port", &self.fields.port)
             .field("db", &self.fields.db)
@@ -66,6 +69,28 @@ impl RedisCacheBuilder {
     /// still override its parts.
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
+        self
+    }
+
+    /// Uses a Redis Cluster, found through any of these nodes (`redis://[user:password@]host:port`
+    /// each; the cluster tells the rest). All keys of one entry share a hash slot, so every
+    /// feature works unchanged. Replaces `url`, `host`, `port` and the environment; `username`
+    /// and `password` given here apply to every node.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder()
+    ///     .cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000", "redis://10.0.0.3:7000"])
+    ///     .build()?;
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
+    pub fn cluster<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cluster = Some(nodes.into_iter().map(Into::into).collect());
         self
     }
 
@@ -154,7 +179,10 @@ impl RedisCacheBuilder {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<RedisCache, Error> {
         let enabled = self.enabled.unwrap_or(true);
-        let prefix = self.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        let prefix = self
+            .prefix
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
         key::check_prefix(&prefix)?;
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -172,6 +200,12 @@ impl RedisCacheBuilder {
         if !enabled {
             return Ok(RedisCache::from_parts(None, settings));
         }
+        if let Some(nodes) = &self.cluster {
+            return Ok(RedisCache::from_parts(
+                Some(self.cluster_topology(nodes)?),
+                settings,
+            ));
+        }
         let base = match &self.url {
             Some(url) => Target::from_url(url, "url")?,
             None if self.use_env.unwrap_or(true) => Target::from_env(env)?,
@@ -186,7 +220,45 @@ impl RedisCacheBuilder {
             return Err(Error::config("port", "0 is not a port"));
         }
         let info = base.overlay(&self.fields).connection_info()?;
-        Ok(RedisCache::from_parts(Some(info), settings))
+        Ok(RedisCache::from_parts(
+            Some(Topology::Single(info)),
+            settings,
+        ))
+    }
+
+    /// The nodes of a cluster, with the builder's `username` and `password` over each.
+    fn cluster_topology(&self, nodes: &[String]) -> Result<Topology, Error> {
+        if self.url.is_some() || self.fields.host.is_some() || self.fields.port.is_some() {
+            return Err(Error::config(
+                "cluster",
+                "give the nodes with cluster(..), not with url, host or port as well",
+            ));
+        }
+        if nodes.is_empty() {
+            return Err(Error::config("cluster", "needs at least one node"));
+        }
+        if self.fields.db.is_some_and(|db| db != 0) {
+            return Err(Error::config("db", "a Redis Cluster has only database 0"));
+        }
+        let credentials = Target {
+            username: self.fields.username.clone(),
+            password: self.fields.password.clone(),
+            ..Target::default()
+        };
+        let infos = nodes
+            .iter()
+            .map(|node| {
+                let target = Target::from_url(node, "cluster")?.overlay(&credentials);
+                if target.db.is_some_and(|db| db != 0) {
+                    return Err(Error::config(
+                        "cluster",
+                        format!("{node:?}: a Redis Cluster has only database 0"),
+                    ));
+                }
+                target.connection_info()
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Topology::Cluster(infos))
     }
 }
 

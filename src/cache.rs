@@ -5,15 +5,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use redis::ConnectionInfo;
-
 use crate::backend::Backend;
 use crate::builder::RedisCacheBuilder;
-use crate::config::Redacted;
+use crate::connect::Topology;
 use crate::flight::Flights;
 use crate::key::Key;
 use crate::stats::{Counter, Counters, Stats};
 use crate::{Error, background};
+
+/// How many hashes hold the counts on a cluster.
+const STATS_SHARDS: u64 = 16;
+
+/// This process's stats hash on a cluster (`None`: the one hash of a single server).
+fn stats_shard(topology: Option<&Topology>) -> Option<u64> {
+    use std::hash::BuildHasher;
+    let cluster = topology.is_some_and(Topology::is_cluster);
+    cluster.then(|| {
+        std::collections::hash_map::RandomState::new().hash_one(std::process::id()) % STATS_SHARDS
+    })
+}
 
 /// How often pending stats are added to Redis.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
@@ -70,8 +80,9 @@ pub struct RedisCache {
 }
 
 pub(crate) struct Inner {
+    stats_shard: Option<u64>,
     /// `None` when the cache is disabled.
-    info: Option<ConnectionInfo>,
+    topology: Option<Topology>,
     pub(crate) prefix: String,
     pub(crate) timeout: Duration,
     connect_timeout: Duration,
@@ -87,8 +98,8 @@ pub(crate) struct Inner {
 impl fmt::Debug for RedisCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("RedisCache");
-        match &self.inner.info {
-            Some(info) => d.field("redis", &format_args!("{}", Redacted(info))),
+        match &self.inner.topology {
+            Some(topology) => d.field("redis", &format_args!("{topology}")),
             None => d.field("enabled", &false),
         };
         d.field("prefix", &self.inner.prefix)
@@ -111,10 +122,11 @@ impl RedisCache {
         RedisCache::builder().build()
     }
 
-    pub(crate) fn from_parts(info: Option<ConnectionInfo>, settings: Settings) -> RedisCache {
+    pub(crate) fn from_parts(topology: Option<Topology>, settings: Settings) -> RedisCache {
         RedisCache {
             inner: Arc::new(Inner {
-                info,
+                stats_shard: stats_shard(topology.as_ref()),
+                topology,
                 prefix: settings.prefix,
                 timeout: settings.timeout,
                 connect_timeout: settings.connect_timeout,
@@ -135,7 +147,7 @@ impl RedisCache {
 
     /// Whether calls use Redis at all.
     pub fn is_enabled(&self) -> bool {
-        self.inner.info.is_some()
+        self.inner.topology.is_some()
     }
 
     /// The key prefix.
@@ -204,15 +216,15 @@ impl RedisCache {
 impl Inner {
     /// The connections, prepared on first use.
     pub(crate) fn backend(self: &Arc<Self>) -> Result<&Backend, Error> {
-        let info = self
-            .info
+        let topology = self
+            .topology
             .as_ref()
             .ok_or(Error::Unavailable("the cache is disabled"))?;
         let backend = self.backend.get_or_init(|| {
             let handle = background::handle()?;
             let _context = handle.enter();
-            Backend::new(info, self.timeout, self.connect_timeout)
-                .map_err(|e| tracing::error!(redis = %Redacted(info), error = %e, "rediscache: cannot set up connections; calls run uncached"))
+            Backend::new(topology, self.timeout, self.connect_timeout)
+                .map_err(|e| tracing::error!(redis = %topology, error = %e, "rediscache: cannot set up connections; calls run uncached"))
                 .ok()
         });
         let backend = backend
@@ -231,8 +243,23 @@ impl Inner {
         self.counters.add(c);
     }
 
+    /// Where this process adds its counts. On a cluster, processes spread their counts over
+    /// [`STATS_SHARDS`] hashes in different slots, so no one node takes all counter traffic.
     fn stats_key(&self) -> String {
-        format!("{}:stats", self.prefix)
+        match self.stats_shard {
+            None => format!("{}:stats", self.prefix),
+            Some(shard) => format!("{}:stats:{{{shard}}}", self.prefix),
+        }
+    }
+
+    /// Every key holding counts.
+    fn stats_keys(&self) -> Vec<String> {
+        match self.stats_shard {
+            None => vec![format!("{}:stats", self.prefix)],
+            Some(_) => (0..STATS_SHARDS)
+                .map(|shard| format!("{}:stats:{{{shard}}}", self.prefix))
+                .collect(),
+        }
     }
 
     /// Adds this process's pending counts to Redis.
@@ -254,8 +281,14 @@ impl Inner {
 
     async fn read_stats(self: &Arc<Self>, reset: bool) -> Result<Stats, Error> {
         self.flush().await?;
-        let fields = self.backend()?.read_stats(&self.stats_key(), reset).await?;
-        Ok(Stats::from_fields(&fields))
+        let backend = self.backend()?;
+        let mut total = std::collections::HashMap::new();
+        for key in self.stats_keys() {
+            for (field, n) in backend.read_stats(&key, reset).await? {
+                *total.entry(field).or_insert(0) += n;
+            }
+        }
+        Ok(Stats::from_fields(&total))
     }
 
     fn start_flusher(self: &Arc<Self>) {

@@ -66,6 +66,7 @@ mod call_async;
 mod call_sync;
 mod codec;
 mod config;
+mod connect;
 mod error;
 mod flight;
 mod key;

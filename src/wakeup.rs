@@ -10,17 +10,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::Error;
 use crate::background;
+use crate::connect::Subscriber;
 
 /// The subscriptions of one cache.
 pub(crate) struct Wakeups {
-    conn: ConnectionManager,
+    subscriber: Subscriber,
     timeout: Duration,
     /// Serialises SUBSCRIBE and UNSUBSCRIBE.
     ops: tokio::sync::Mutex<()>,
@@ -31,12 +31,12 @@ pub(crate) struct Wakeups {
 impl Wakeups {
     /// Starts the listener on the background runtime.
     pub(crate) fn start(
-        conn: ConnectionManager,
+        subscriber: Subscriber,
         mut pushes: UnboundedReceiver<PushInfo>,
         timeout: Duration,
     ) -> Arc<Wakeups> {
         let wakeups = Arc::new(Wakeups {
-            conn,
+            subscriber,
             timeout,
             ops: tokio::sync::Mutex::new(()),
             waiters: Mutex::default(),
@@ -82,14 +82,15 @@ impl Wakeups {
         if first {
             // Subscribe from the background runtime, so the connection's driver lives there
             // and not on a caller's runtime that may shut down.
-            let mut conn = self.conn.clone();
+            let wakeups = self.clone();
             let channel = channel.to_owned();
             let handle = background::handle().ok_or(Error::Unavailable("no background runtime"))?;
-            let subscribe = handle.spawn(async move { conn.subscribe(channel).await });
+            let subscribe =
+                handle.spawn(async move { wakeups.subscriber.subscribe(&channel).await });
             match tokio::time::timeout(self.timeout, subscribe).await {
                 Ok(Ok(Ok(()))) => {}
                 // Dropping `sub` unregisters the waiter.
-                Ok(Ok(Err(e))) => return Err(e.into()),
+                Ok(Ok(Err(e))) => return Err(e),
                 Ok(Err(_)) => return Err(Error::Unavailable("the subscription task ended")),
                 Err(_) => return Err(Error::Timeout(self.timeout)),
             }
@@ -114,8 +115,7 @@ impl Wakeups {
             }
         };
         if last {
-            let mut conn = self.conn.clone();
-            let _ = tokio::time::timeout(self.timeout, conn.unsubscribe(&channel)).await;
+            let _ = tokio::time::timeout(self.timeout, self.subscriber.unsubscribe(&channel)).await;
         }
     }
 }

@@ -1,0 +1,233 @@
+//! Where Redis is (one server or a cluster) and how to open connections to it.
+//!
+//! Both topologies give the same two things: command connections ([`Conn`], multiplexed, which
+//! recover from failures by themselves) and one RESP3 subscriber for wake-ups ([`Subscriber`]).
+//! Everything above this module is written once for both.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Client, Cmd, ConnectionInfo, Pipeline, ProtocolVersion, PushInfo, RedisFuture, Value};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::Error;
+use crate::config::Redacted;
+
+/// Where Redis is.
+#[derive(Clone)]
+pub(crate) enum Topology {
+    /// One server (or a proxy in front of several).
+    Single(ConnectionInfo),
+    /// A Redis Cluster, known by some of its nodes.
+    Cluster(Vec<ConnectionInfo>),
+}
+
+impl Topology {
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Topology::Cluster(_))
+    }
+}
+
+impl fmt::Display for Topology {
+    /// Addresses without passwords, for `Debug` output and logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Topology::Single(info) => write!(f, "{}", Redacted(info)),
+            Topology::Cluster(nodes) => {
+                write!(f, "cluster[")?;
+                for (i, node) in nodes.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{}", Redacted(node))?;
+                }
+                write!(f, "]")
+            }
+        }
+    }
+}
+
+/// A command connection of either topology. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// Opens connections to a topology with the cache's timeouts.
+pub(crate) struct Connector {
+    topology: Topology,
+    single: Option<(Client, ConnectionManagerConfig)>,
+    cluster: Option<redis::cluster::ClusterClient>,
+    connect_timeout: Duration,
+}
+
+impl Connector {
+    /// Validates the topology; opens nothing.
+    pub(crate) fn new(
+        topology: &Topology,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Connector, Error> {
+        let mut connector = Connector {
+            topology: topology.clone(),
+            single: None,
+            cluster: None,
+            connect_timeout,
+        };
+        match topology {
+            Topology::Single(info) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(connect_timeout))
+                    .set_response_timeout(Some(timeout))
+                    // One attempt per reconnect: the next call tries again.
+                    .set_number_of_retries(0);
+                connector.single = Some((Client::open(info.clone())?, config));
+            }
+            Topology::Cluster(nodes) => {
+                connector.cluster = Some(cluster_builder(nodes, timeout, connect_timeout).build()?);
+            }
+        }
+        Ok(connector)
+    }
+
+    /// A command connection whose driver lives on the current runtime. A single server's is
+    /// opened lazily by its first command; a cluster's is opened here (it must learn the slots).
+    pub(crate) async fn open(&self) -> Result<Conn, Error> {
+        if let Some((client, config)) = &self.single {
+            return Ok(Conn::Single(
+                client.get_connection_manager_lazy(config.clone())?,
+            ));
+        }
+        match &self.cluster {
+            Some(client) => {
+                match tokio::time::timeout(self.connect_timeout, client.get_async_connection())
+                    .await
+                {
+                    Ok(conn) => Ok(Conn::Cluster(conn?)),
+                    Err(_) => Err(Error::Timeout(self.connect_timeout)),
+                }
+            }
+            None => Err(Error::Unavailable("no topology")),
+        }
+    }
+
+    /// The subscriber: a RESP3 connection that hands pushed messages to `pushes`.
+    pub(crate) fn subscriber(
+        &self,
+        pushes: UnboundedSender<PushInfo>,
+        timeout: Duration,
+    ) -> Result<Subscriber, Error> {
+        match &self.topology {
+            Topology::Single(info) => {
+                let resp3 = info.clone().set_redis_settings(
+                    info.redis_settings()
+                        .clone()
+                        .set_protocol(ProtocolVersion::RESP3),
+                );
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(0)
+                    .set_push_sender(pushes)
+                    .set_automatic_resubscription();
+                Ok(Subscriber::Single(
+                    Client::open(resp3)?.get_connection_manager_lazy(config)?,
+                ))
+            }
+            Topology::Cluster(nodes) => {
+                let client = cluster_builder(nodes, timeout, self.connect_timeout)
+                    .use_protocol(ProtocolVersion::RESP3)
+                    .push_sender(pushes)
+                    .build()?;
+                Ok(Subscriber::Cluster(Box::new(ClusterSubscriber {
+                    client,
+                    conn: tokio::sync::OnceCell::new(),
+                })))
+            }
+        }
+    }
+}
+
+fn cluster_builder(
+    nodes: &[ConnectionInfo],
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> ClusterClientBuilder {
+    ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(connect_timeout)
+        .response_timeout(timeout)
+        // Redirections (MOVED, ASK) and failovers are retried within the caller's timeout.
+        .retries(3)
+        .min_retry_wait(10)
+        .max_retry_wait(200)
+}
+
+/// A cluster's subscriber connection, opened on first use.
+pub(crate) struct ClusterSubscriber {
+    client: redis::cluster::ClusterClient,
+    conn: tokio::sync::OnceCell<ClusterConnection>,
+}
+
+impl ClusterSubscriber {
+    async fn conn(&self) -> Result<ClusterConnection, Error> {
+        Ok(self
+            .conn
+            .get_or_try_init(|| self.client.get_async_connection())
+            .await?
+            .clone())
+    }
+}
+
+/// The connection waiters subscribe through.
+pub(crate) enum Subscriber {
+    Single(ConnectionManager),
+    Cluster(Box<ClusterSubscriber>),
+}
+
+impl Subscriber {
+    pub(crate) async fn subscribe(&self, channel: &str) -> Result<(), Error> {
+        match self {
+            Subscriber::Single(c) => Ok(c.clone().subscribe(channel).await?),
+            Subscriber::Cluster(c) => Ok(c.conn().await?.subscribe(channel).await?),
+        }
+    }
+
+    pub(crate) async fn unsubscribe(&self, channel: &str) -> Result<(), Error> {
+        match self {
+            Subscriber::Single(c) => Ok(c.clone().unsubscribe(channel).await?),
+            Subscriber::Cluster(c) => Ok(c.conn().await?.unsubscribe(channel).await?),
+        }
+    }
+}
