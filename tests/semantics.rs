@@ -15,8 +15,8 @@ use support::*;
 async fn first_call_returns_the_default_while_one_background_run_fills_the_cache() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, default = -1)]
     async fn double(x: i64) -> i64 {
@@ -26,7 +26,7 @@ async fn first_call_returns_the_default_while_one_background_run_fills_the_cache
 
     assert_eq!(double(21).await, -1, "a miss returns the default at once");
     assert!(
-        eventually_async(SOON, || async { !entries(&server).is_empty() }).await,
+        eventually_async(SOON, || async { !entries(&*server).is_empty() }).await,
         "the background run stores the value"
     );
     assert_eq!(double(21).await, 42, "the second call gets the value");
@@ -38,8 +38,8 @@ async fn a_stale_value_is_served_while_one_refresh_runs_then_the_new_one() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = "1s", expire = 60, retry = 30, wait = true)]
     async fn version() -> usize {
@@ -86,8 +86,8 @@ async fn a_refresh_that_outlives_retry_lets_a_second_one_start() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = "1s", retry = "1s", expire = 60, wait = true)]
     async fn slow() -> usize {
@@ -124,8 +124,8 @@ async fn an_expired_value_is_gone_and_every_key_lives_at_most_expire() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = "1s", expire = "2s", wait = true)]
     async fn short(x: u8) -> u8 {
@@ -136,8 +136,8 @@ async fn an_expired_value_is_gone_and_every_key_lives_at_most_expire() {
     }
 
     assert_eq!(soon(short(1)).await, 1);
-    let key = entries(&server).pop().expect("stored");
-    let ttl = pttl(&server, &key);
+    let key = entries(&*server).pop().expect("stored");
+    let ttl = pttl(&*server, &key);
     assert!(
         ttl > 0 && ttl <= 2000,
         "value TTL {ttl} ms is at most expire"
@@ -147,19 +147,19 @@ async fn an_expired_value_is_gone_and_every_key_lives_at_most_expire() {
     assert_eq!(soon(short(1)).await, 1);
     assert!(eventually_async(SOON, || async { RUNS.get() == 2 }).await);
     let lease = format!("{key}:lease");
-    let lease_ttl = pttl(&server, &lease);
+    let lease_ttl = pttl(&*server, &lease);
     assert!(
         lease_ttl > 0 && lease_ttl <= 1000,
         "lease TTL {lease_ttl} ms is at most retry"
     );
     for k in server.keys("*") {
-        if k != "rediscache:stats" {
-            let ttl = pttl(&server, &k);
+        if !k.starts_with("rediscache:stats") {
+            let ttl = pttl(&*server, &k);
             assert!(ttl > 0 && ttl <= 2000, "{k} has TTL {ttl}");
         }
     }
     assert!(
-        eventually(SOON, || pttl(&server, &key) == -2),
+        eventually(SOON, || pttl(&*server, &key) == -2),
         "after expire the value is gone"
     );
     GATE.open();
@@ -169,8 +169,8 @@ async fn an_expired_value_is_gone_and_every_key_lives_at_most_expire() {
 async fn empty_strings_and_none_are_values() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
     async fn empty() -> String {
@@ -230,8 +230,8 @@ fn profile_of(id: u64) -> Profile {
 async fn structs_maps_and_bytes_round_trip_exactly() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
     async fn profile(id: u64) -> Profile {
@@ -270,8 +270,8 @@ async fn structs_maps_and_bytes_round_trip_exactly() {
 #[tokio::test]
 async fn wait_returns_the_real_value_on_a_miss() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true, default = 0)]
     async fn answer() -> u32 {
@@ -294,8 +294,8 @@ async fn wait_returns_the_real_value_on_a_miss() {
 async fn a_failing_function_yields_the_default_is_counted_and_never_stored() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, default = Ok(0))]
     async fn flaky() -> Result<u32, String> {
@@ -306,7 +306,7 @@ async fn a_failing_function_yields_the_default_is_counted_and_never_stored() {
     assert_eq!(flaky().await, Ok(0));
     let cache = CACHE.get().unwrap();
     assert!(eventually_async(SOON, || async { cache.stats().await.unwrap().failed == 1 }).await);
-    assert!(entries(&server).is_empty(), "an Err is never stored");
+    assert!(entries(&*server).is_empty(), "an Err is never stored");
     let stats = cache.stats().await.unwrap();
     assert_eq!(
         (stats.missed, stats.default, stats.refresh, stats.failed),
@@ -319,8 +319,8 @@ async fn a_waiting_caller_gets_its_own_err_and_the_previous_value_survives_faile
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static FAIL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = "1s", expire = 60, wait = true)]
     async fn lookup(x: u32) -> Result<u32, String> {
@@ -337,7 +337,7 @@ async fn a_waiting_caller_gets_its_own_err_and_the_previous_value_survives_faile
         Err("failure 1".into()),
         "the caller that computed gets its Err"
     );
-    assert!(entries(&server).is_empty());
+    assert!(entries(&*server).is_empty());
     FAIL.store(false, std::sync::atomic::Ordering::SeqCst);
     let good = lookup(1).await.unwrap();
     assert_eq!(good, 2001);
@@ -365,8 +365,8 @@ async fn a_waiting_caller_gets_its_own_err_and_the_previous_value_survives_faile
 async fn the_bypass_always_calls_the_function_and_leaves_redis_alone() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
     async fn count(_x: u8) -> usize {
@@ -388,8 +388,8 @@ async fn the_bypass_always_calls_the_function_and_leaves_redis_alone() {
 async fn invalidation_forces_a_recompute_of_those_arguments_only() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
     async fn numbered(x: &str) -> String {
@@ -407,8 +407,8 @@ async fn invalidation_forces_a_recompute_of_those_arguments_only() {
 async fn skip_shares_one_entry_across_skipped_values_and_references_work() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     /// Not serializable: only usable because it is skipped.
     #[derive(Clone)]
@@ -434,7 +434,7 @@ async fn skip_shares_one_entry_across_skipped_values_and_references_work() {
         Vec::<String>::new()
     );
     assert!(
-        eventually_async(SOON, || async { !entries(&server).is_empty() }).await,
+        eventually_async(SOON, || async { !entries(&*server).is_empty() }).await,
         "the background run owns its copies"
     );
     assert_eq!(
@@ -443,15 +443,15 @@ async fn skip_shares_one_entry_across_skipped_values_and_references_work() {
         "another pool, same entry"
     );
     assert_eq!(RUNS.get(), 1);
-    assert_eq!(entries(&server).len(), 1);
+    assert_eq!(entries(&*server).len(), 1);
 }
 
 #[tokio::test]
 async fn an_undecodable_entry_is_a_miss_and_is_overwritten() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
     async fn item(x: u32) -> (u32, String) {
@@ -460,12 +460,12 @@ async fn an_undecodable_entry_is_a_miss_and_is_overwritten() {
     }
 
     assert_eq!(item(5).await, (5, "ok".into()));
-    let key = entries(&server).pop().unwrap();
+    let key = entries(&*server).pop().unwrap();
     for garbage in [&b"garbage"[..], b"rc1\0\0\0\0\0\0\0\0\0\xc1", b""] {
         redis::cmd("SET")
             .arg(&key)
             .arg(garbage)
-            .exec(&mut server.conn())
+            .exec(&mut server.conn_for(&key))
             .unwrap();
         assert_eq!(
             item(5).await,
@@ -481,15 +481,9 @@ async fn an_undecodable_entry_is_a_miss_and_is_overwritten() {
 #[tokio::test]
 async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
-    let server = RedisServer::start();
+    let server = start_topology();
     CACHE
-        .set(
-            RedisCache::builder()
-                .url(server.url())
-                .prefix("myapp")
-                .build()
-                .unwrap(),
-        )
+        .set(server.builder().prefix("myapp").build().unwrap())
         .unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
@@ -502,14 +496,14 @@ async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
     }
 
     rate("EUR", 25).await;
-    let scan = server.cli(&["--scan"]).unwrap();
+    let scan = server.keys("*").join("\n");
     assert!(
         scan.contains(r#"myapp:{semantics::rate("EUR",25)}"#),
         "readable key in: {scan}"
     );
     long("x".repeat(10_000)).await;
     long("y".repeat(10_000)).await;
-    let long_keys: Vec<_> = entries(&server)
+    let long_keys: Vec<_> = entries(&*server)
         .into_iter()
         .filter(|k| k.starts_with("myapp:{long"))
         .collect();
@@ -525,7 +519,7 @@ async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
         let close = open + k[open..].find('}').unwrap();
         k[open + 1..close].to_owned()
     };
-    for key in entries(&server) {
+    for key in entries(&*server) {
         assert!(!tag(&key).is_empty());
         assert_eq!(tag(&key), tag(&format!("{key}:lease")));
         assert_eq!(tag(&key), tag(&format!("{key}:done")));
@@ -536,15 +530,9 @@ async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
 async fn values_over_max_value_bytes_are_returned_but_not_stored() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
+    let server = start_topology();
     CACHE
-        .set(
-            RedisCache::builder()
-                .url(server.url())
-                .max_value_bytes(1000)
-                .build()
-                .unwrap(),
-        )
+        .set(server.builder().max_value_bytes(1000).build().unwrap())
         .unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
@@ -568,8 +556,8 @@ async fn concurrent_callers_in_one_process_share_one_computation_on_a_multi_thre
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, retry = 30, wait = true)]
     async fn shared(x: u64) -> u64 {
@@ -595,8 +583,8 @@ async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static FAIL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = "1s", retry = 60, expire = 120, wait = true)]
     async fn fragile() -> Result<usize, String> {
@@ -645,8 +633,8 @@ async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_
 fn one_cache_serves_runtime_after_runtime_without_errors() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
-    let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server)).unwrap();
 
     #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
     async fn id(x: u32) -> u32 {

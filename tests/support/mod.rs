@@ -1,6 +1,9 @@
 //! Test support: private `redis-server` processes on free ports, and bounded waiting.
 #![allow(dead_code)]
 
+#[path = "redis_cluster.rs"]
+pub mod cluster;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -242,12 +245,58 @@ pub async fn eventually_async<F: std::future::Future<Output = bool>>(
 /// A generous bound for anything that should happen "soon" on a shared 2-core machine.
 pub const SOON: Duration = Duration::from_secs(10);
 
-/// A cache on `server`, everything else default.
-pub fn cache_on(server: &RedisServer) -> rediscache::RedisCache {
-    rediscache::RedisCache::builder()
-        .url(server.url())
-        .build()
-        .expect("valid configuration")
+/// What tests need of a Redis deployment, one server or a cluster, so one test can run on
+/// either (see [`start_topology`]).
+pub trait Topo {
+    /// A cache builder pointed at it.
+    fn builder(&self) -> rediscache::RedisCacheBuilder;
+    /// Every key matching `pattern`, sorted.
+    fn keys(&self, pattern: &str) -> Vec<String>;
+    /// A direct connection to the node that holds `key`.
+    fn conn_for(&self, key: &str) -> redis::Connection;
+}
+
+impl Topo for RedisServer {
+    fn builder(&self) -> rediscache::RedisCacheBuilder {
+        rediscache::RedisCache::builder().url(self.url())
+    }
+    fn keys(&self, pattern: &str) -> Vec<String> {
+        RedisServer::keys(self, pattern)
+    }
+    fn conn_for(&self, _key: &str) -> redis::Connection {
+        self.conn()
+    }
+}
+
+impl Topo for cluster::Cluster {
+    fn builder(&self) -> rediscache::RedisCacheBuilder {
+        rediscache::RedisCache::builder().cluster(self.urls())
+    }
+    fn keys(&self, pattern: &str) -> Vec<String> {
+        cluster::Cluster::keys(self, pattern)
+    }
+    fn conn_for(&self, key: &str) -> redis::Connection {
+        let url = format!("redis://127.0.0.1:{}/", self.primary_for_key(key));
+        redis::Client::open(url)
+            .expect("url")
+            .get_connection()
+            .expect("connects")
+    }
+}
+
+/// The deployment the semantics tests run on: one `redis-server`, or with
+/// `REDISCACHE_TEST_TOPOLOGY=cluster` a Redis Cluster of 3 primaries and 3 replicas.
+pub fn start_topology() -> Box<dyn Topo> {
+    match std::env::var("REDISCACHE_TEST_TOPOLOGY").as_deref() {
+        Ok("cluster") => Box::new(cluster::Cluster::start()),
+        Ok("single") | Err(_) => Box::new(RedisServer::start()),
+        Ok(other) => panic!("REDISCACHE_TEST_TOPOLOGY={other:?}: expected single or cluster"),
+    }
+}
+
+/// A cache on `redis`, everything else default.
+pub fn cache_on(redis: &dyn Topo) -> rediscache::RedisCache {
+    redis.builder().build().expect("valid configuration")
 }
 
 /// A counter of function executions, readable from tests.
@@ -267,19 +316,19 @@ impl Runs {
 }
 
 /// Milliseconds a key has left to live (`-1`: no TTL, `-2`: no key).
-pub fn pttl(server: &RedisServer, key: &str) -> i64 {
+pub fn pttl(redis: &dyn Topo, key: &str) -> i64 {
     redis::cmd("PTTL")
         .arg(key)
-        .query(&mut server.conn())
+        .query(&mut redis.conn_for(key))
         .expect("PTTL")
 }
 
 /// Keys of cache entries (not leases, not stats).
-pub fn entries(server: &RedisServer) -> Vec<String> {
-    server
+pub fn entries(redis: &dyn Topo) -> Vec<String> {
+    redis
         .keys("*")
         .into_iter()
-        .filter(|k| k.ends_with('}'))
+        .filter(|k| k.ends_with('}') && !k.contains(":stats:"))
         .collect()
 }
 

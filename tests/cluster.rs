@@ -1,0 +1,232 @@
+//! Redis Cluster: the same cache code on 3 primaries with a replica each, including a primary
+//! killed and a slot migrated while callers keep calling. (The core semantics suite also runs
+//! on a cluster: `REDISCACHE_TEST_TOPOLOGY=cluster cargo test --test semantics`.)
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rediscache::{RedisCache, cache};
+use support::cluster::Cluster;
+use support::*;
+
+const TIMEOUT: Duration = Duration::from_millis(500);
+/// Any one call while the cluster fails over or migrates: the timeout, plus slack.
+const BOUND: Duration = Duration::from_millis(500 + 1500);
+
+fn value(k: u64) -> u64 {
+    k * 1_000_003 + 7
+}
+
+/// Calls `f` for keys `0..keys` from `tasks` tasks until `stop`; checks every value and bound.
+async fn load<F, Fut>(tasks: u64, keys: u64, stop: Arc<AtomicBool>, f: F) -> (u64, u64)
+where
+    F: Fn(u64) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = u64> + Send,
+{
+    let calls = Arc::new(AtomicU64::new(0));
+    let max_ms = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let (stop, calls, max_ms) = (stop.clone(), calls.clone(), max_ms.clone());
+            tokio::spawn(async move {
+                let mut k = t;
+                while !stop.load(Ordering::SeqCst) {
+                    k = (k * 31 + 7) % keys;
+                    let started = Instant::now();
+                    assert_eq!(f(k).await, value(k), "key {k}: wrong value");
+                    let took = started.elapsed();
+                    assert!(took < BOUND, "key {k}: a call took {took:?}");
+                    max_ms.fetch_max(u64::try_from(took.as_millis()).unwrap(), Ordering::Relaxed);
+                    calls.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("every call checked out");
+    }
+    (
+        calls.load(Ordering::Relaxed),
+        max_ms.load(Ordering::Relaxed),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_hit_in_one_slot_and_stats_spread_over_the_cluster() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static RUNS: Runs = Runs::new();
+    let cluster = Cluster::start();
+    CACHE.set(cache_on(&cluster)).unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    async fn twice(x: u64) -> u64 {
+        RUNS.tick();
+        x * 2
+    }
+
+    for x in 0..30 {
+        assert_eq!(twice(x).await, x * 2);
+        assert_eq!(twice(x).await, x * 2);
+    }
+    assert_eq!(RUNS.get(), 30);
+    let owners: std::collections::BTreeSet<u16> = entries(&cluster)
+        .iter()
+        .map(|k| cluster.primary_for_key(k))
+        .collect();
+    assert_eq!(owners.len(), 3, "30 entries spread over the 3 primaries");
+    let s = CACHE.get().unwrap().stats().await.unwrap();
+    assert_eq!((s.missed, s.success, s.refresh), (30, 30, 30));
+    let stats_keys = cluster.keys("rediscache:stats*");
+    assert_eq!(
+        stats_keys.len(),
+        1,
+        "this process writes one shard: {stats_keys:?}"
+    );
+    assert!(
+        stats_keys[0].starts_with("rediscache:stats:{"),
+        "{stats_keys:?}"
+    );
+    twice_invalidate(3).await.unwrap();
+    assert_eq!(twice(3).await, 6);
+    assert_eq!(RUNS.get(), 31, "invalidated, recomputed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_killed_under_load_fails_over_without_a_wrong_value() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static RUNS: Runs = Runs::new();
+    let mut cluster = Cluster::start();
+    CACHE
+        .set(
+            cluster
+                .builder()
+                .timeout(TIMEOUT)
+                .connect_timeout(TIMEOUT)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    async fn compute(k: u64) -> u64 {
+        RUNS.tick();
+        value(k)
+    }
+
+    for k in 0..50 {
+        assert_eq!(compute(k).await, value(k));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(load(16, 50, stop.clone(), compute));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let victim = cluster.primaries()[0];
+    cluster.kill(victim);
+    cluster.wait_failover(victim);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+    let (calls, max_ms) = soon(load).await.unwrap();
+    println!("failover under load: {calls} calls, slowest {max_ms} ms");
+    assert!(calls > 100);
+    assert!(
+        eventually_async(SOON, || async {
+            let before = RUNS.get();
+            compute(7).await == value(7) && compute(7).await == value(7) && RUNS.get() == before
+        })
+        .await,
+        "hits resume after the promotion"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_migrated_under_load_keeps_its_entries_and_values_right() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static RUNS: Runs = Runs::new();
+    let cluster = Cluster::start();
+    CACHE
+        .set(cluster.builder().timeout(TIMEOUT).build().unwrap())
+        .unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    async fn compute(k: u64) -> u64 {
+        RUNS.tick();
+        value(k)
+    }
+
+    for k in 0..20 {
+        assert_eq!(compute(k).await, value(k));
+    }
+    let key = entries(&cluster).into_iter().next().unwrap();
+    let from = cluster.primary_for_key(&key);
+    let to = *cluster.primaries().iter().find(|p| **p != from).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(load(8, 20, stop.clone(), compute));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let slot = cluster.keyslot(&key);
+    cluster.migrate_slot(slot, to);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let (calls, max_ms) = soon(load).await.unwrap();
+    println!("slot migration under load: {calls} calls, slowest {max_ms} ms");
+    assert_eq!(cluster.primary_for_key(&key), to, "the slot moved");
+    let runs = RUNS.get();
+    for k in 0..20 {
+        assert_eq!(compute(k).await, value(k));
+    }
+    assert_eq!(
+        RUNS.get(),
+        runs,
+        "the migrated entries are hits at their new owner"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_elsewhere_in_the_cluster_wakes_when_the_value_lands() {
+    static A: OnceLock<RedisCache> = OnceLock::new();
+    static B: OnceLock<RedisCache> = OnceLock::new();
+    static GATE: Gate = Gate::new();
+    let cluster = Cluster::start();
+    A.set(cache_on(&cluster)).unwrap();
+    B.set(cache_on(&cluster)).unwrap();
+
+    #[cache(cache = A.get().unwrap(), name = "job", refresh = 60, expire = 120, wait = true)]
+    async fn in_a(x: u64) -> u64 {
+        GATE.wait_async().await;
+        x + 1
+    }
+    #[cache(cache = B.get().unwrap(), name = "job", refresh = 60, expire = 120, wait = true)]
+    async fn in_b(x: u64) -> u64 {
+        x + 1000
+    }
+
+    let a = tokio::spawn(in_a(1));
+    assert!(eventually_async(SOON, || async { !cluster.keys("*:lease").is_empty() }).await);
+    let b = tokio::spawn(in_b(1));
+    // B waits once it subscribed to the entry's channel, on whichever node.
+    let subscribed = || {
+        cluster
+            .primaries()
+            .iter()
+            .chain(cluster.replicas().iter())
+            .any(|p| {
+                let out = cluster
+                    .cli(*p, &["PUBSUB", "NUMSUB", "rediscache:{job(1)}:done"])
+                    .unwrap_or_default();
+                out.lines().nth(1).is_some_and(|n| n.trim() == "1")
+            })
+    };
+    assert!(
+        eventually_async(SOON, || async { subscribed() }).await,
+        "B waits"
+    );
+    GATE.open();
+    assert_eq!(soon(a).await.unwrap(), 2);
+    assert_eq!(
+        soon(b).await.unwrap(),
+        2,
+        "B woke with A's value, published across the cluster"
+    );
+}
