@@ -19,7 +19,7 @@ use tokio::runtime::{Handle, Id as RuntimeId};
 
 use crate::Error;
 use crate::breaker::{self, Breaker};
-use crate::connect::{Conn, Connector, Topology};
+use crate::connect::{Certs, Conn, Connector, Topology};
 use crate::key::Key;
 use crate::policy::px;
 use crate::script;
@@ -67,10 +67,11 @@ impl Backend {
     /// context, where the subscriber's tasks will live.
     pub(crate) fn new(
         topology: &Topology,
+        certs: Option<&Certs>,
         timeout: Duration,
         connect_timeout: Duration,
     ) -> Result<Backend, Error> {
-        let connector = Connector::new(topology, timeout, connect_timeout)?;
+        let connector = Connector::new(topology, certs, timeout, connect_timeout)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let wakeups = Wakeups::start(connector.subscriber(tx, timeout)?, rx, timeout);
         Ok(Backend {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::cache::{RedisCache, Settings};
 use crate::config::Target;
-use crate::connect::Topology;
+use crate::connect::{Certs, Topology};
 use crate::{Error, key};
 
 /// Default bound on each Redis operation.
@@ -37,6 +37,8 @@ pub const DEFAULT_PREFIX: &str = "rediscache";
 pub struct RedisCacheBuilder {
     url: Option<String>,
     cluster: Option<Vec<String>>,
+    tls_ca_file: Option<std::path::PathBuf>,
+    tls_client: Option<(std::path::PathBuf, std::path::PathBuf)>,
     fields: Target,
     enabled: Option<bool>,
     prefix: Option<String>,
@@ -51,6 +53,11 @@ impl std::fmt::Debug for RedisCacheBuilder {
         f.debug_struct("RedisCacheBuilder")
             .field("url", &self.url.as_ref().map(|_| "<set>"))
             .field("cluster", &self.cluster.as_ref().map(Vec::len))
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field(
+                "tls_client_cert",
+                &self.tls_client.as_ref().map(|(cert, _)| cert),
+            )
             .field("host", &self.fields.host)
             .field("port", &self.fields.port)
             .field("db", &self.fields.db)
@@ -91,6 +98,35 @@ impl RedisCacheBuilder {
         S: Into<String>,
     {
         self.cluster = Some(nodes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Trusts the certificate authority in this PEM file for `rediss://` connections, besides
+    /// the system's roots (for servers with a private CA). Read by `build()`.
+    ///
+    /// ```no_run
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder()
+    ///     .url("rediss://redis.internal:6380/0")
+    ///     .tls_ca_file("/etc/redis/ca.crt")
+    ///     .tls_client_cert("/etc/redis/client.crt", "/etc/redis/client.key")
+    ///     .build()?;
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_ca_file = Some(path.into());
+        self
+    }
+
+    /// Presents this client certificate and private key (PEM files) to servers that check
+    /// clients (`tls-auth-clients yes`). Read by `build()`.
+    pub fn tls_client_cert(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls_client = Some((cert.into(), key.into()));
         self
     }
 
@@ -193,6 +229,7 @@ impl RedisCacheBuilder {
         }
         let settings = Settings {
             prefix,
+            certs: self.certs()?,
             timeout,
             connect_timeout,
             max_value_bytes: self.max_value_bytes.unwrap_or(DEFAULT_MAX_VALUE_BYTES),
@@ -221,9 +258,34 @@ impl RedisCacheBuilder {
         }
         let info = base.overlay(&self.fields).connection_info()?;
         Ok(RedisCache::from_parts(
-            Some(Topology::Single(info)),
+            Some(Topology::Single(Box::new(info))),
             settings,
         ))
+    }
+
+    /// The TLS files, read now so a missing or unreadable one is an error from `build()`.
+    fn certs(&self) -> Result<Option<Certs>, Error> {
+        if self.tls_ca_file.is_none() && self.tls_client.is_none() {
+            return Ok(None);
+        }
+        let read = |setting: &str, path: &std::path::Path| {
+            std::fs::read(path)
+                .map_err(|e| Error::config(setting, format!("cannot read {}: {e}", path.display())))
+        };
+        Ok(Some(Certs {
+            root: self
+                .tls_ca_file
+                .as_deref()
+                .map(|p| read("tls_ca_file", p))
+                .transpose()?,
+            client: match &self.tls_client {
+                Some((cert, key)) => Some((
+                    read("tls_client_cert", cert)?,
+                    read("tls_client_cert", key)?,
+                )),
+                None => None,
+            },
+        }))
     }
 
     /// The nodes of a cluster, with the builder's `username` and `password` over each.

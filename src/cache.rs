@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::builder::RedisCacheBuilder;
-use crate::connect::Topology;
+use crate::connect::{Certs, Topology};
 use crate::flight::Flights;
 use crate::key::Key;
 use crate::stats::{Counter, Counters, Stats};
@@ -32,6 +32,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) prefix: String,
+    pub(crate) certs: Option<Certs>,
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_value_bytes: usize,
@@ -42,6 +43,7 @@ impl Default for Settings {
         use crate::builder::{DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
         Settings {
             prefix: DEFAULT_PREFIX.to_owned(),
+            certs: None,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_TIMEOUT,
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
@@ -81,6 +83,7 @@ pub struct RedisCache {
 
 pub(crate) struct Inner {
     stats_shard: Option<u64>,
+    certs: Option<Certs>,
     /// `None` when the cache is disabled.
     topology: Option<Topology>,
     pub(crate) prefix: String,
@@ -128,6 +131,7 @@ impl RedisCache {
                 stats_shard: stats_shard(topology.as_ref()),
                 topology,
                 prefix: settings.prefix,
+                certs: settings.certs,
                 timeout: settings.timeout,
                 connect_timeout: settings.connect_timeout,
                 max_value_bytes: settings.max_value_bytes,
@@ -223,7 +227,7 @@ impl Inner {
         let backend = self.backend.get_or_init(|| {
             let handle = background::handle()?;
             let _context = handle.enter();
-            Backend::new(topology, self.timeout, self.connect_timeout)
+            Backend::new(topology, self.certs.as_ref(), self.timeout, self.connect_timeout)
                 .map_err(|e| tracing::error!(redis = %topology, error = %e, "rediscache: cannot set up connections; calls run uncached"))
                 .ok()
         });

@@ -20,7 +20,7 @@ use crate::config::Redacted;
 #[derive(Clone)]
 pub(crate) enum Topology {
     /// One server (or a proxy in front of several).
-    Single(ConnectionInfo),
+    Single(Box<ConnectionInfo>),
     /// A Redis Cluster, known by some of its nodes.
     Cluster(Vec<ConnectionInfo>),
 }
@@ -48,6 +48,46 @@ impl fmt::Display for Topology {
             }
         }
     }
+}
+
+/// Certificates for TLS (`rediss://`) beyond the system's trusted roots.
+#[derive(Clone, Default)]
+pub(crate) struct Certs {
+    /// PEM of the certificate authority that signed the server's certificate.
+    pub(crate) root: Option<Vec<u8>>,
+    /// PEM of the client's certificate and private key, for servers that check clients.
+    pub(crate) client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for Certs {
+    /// Which certificates are set, never their contents (a client key is a secret).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certs")
+            .field("root", &self.root.is_some())
+            .field("client", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl Certs {
+    fn to_redis(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self
+                .client
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: self.root.clone(),
+        }
+    }
+}
+
+/// rustls needs a process-wide crypto provider; the crate brings `ring`.
+fn install_crypto_provider() {
+    // An error only means another one is installed already, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A command connection of either topology. Cheap to clone; clones share the connection.
@@ -88,6 +128,7 @@ impl ConnectionLike for Conn {
 /// Opens connections to a topology with the cache's timeouts.
 pub(crate) struct Connector {
     topology: Topology,
+    certs: Option<Certs>,
     single: Option<(Client, ConnectionManagerConfig)>,
     cluster: Option<redis::cluster::ClusterClient>,
     connect_timeout: Duration,
@@ -97,11 +138,14 @@ impl Connector {
     /// Validates the topology; opens nothing.
     pub(crate) fn new(
         topology: &Topology,
+        certs: Option<&Certs>,
         timeout: Duration,
         connect_timeout: Duration,
     ) -> Result<Connector, Error> {
+        install_crypto_provider();
         let mut connector = Connector {
             topology: topology.clone(),
+            certs: certs.cloned(),
             single: None,
             cluster: None,
             connect_timeout,
@@ -113,13 +157,35 @@ impl Connector {
                     .set_response_timeout(Some(timeout))
                     // One attempt per reconnect: the next call tries again.
                     .set_number_of_retries(0);
-                connector.single = Some((Client::open(info.clone())?, config));
+                connector.single = Some((connector.client((**info).clone())?, config));
             }
             Topology::Cluster(nodes) => {
-                connector.cluster = Some(cluster_builder(nodes, timeout, connect_timeout).build()?);
+                connector.cluster = Some(connector.cluster_builder(nodes, timeout).build()?);
             }
         }
         Ok(connector)
+    }
+
+    /// A client for one server, with the TLS certificates if any.
+    fn client(&self, info: ConnectionInfo) -> Result<Client, Error> {
+        Ok(match &self.certs {
+            Some(certs) => Client::build_with_tls(info, certs.to_redis())?,
+            None => Client::open(info)?,
+        })
+    }
+
+    fn cluster_builder(&self, nodes: &[ConnectionInfo], timeout: Duration) -> ClusterClientBuilder {
+        let builder = ClusterClientBuilder::new(nodes.to_vec())
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(timeout)
+            // Redirections (MOVED, ASK) and failovers are retried within the caller's timeout.
+            .retries(3)
+            .min_retry_wait(10)
+            .max_retry_wait(200);
+        match &self.certs {
+            Some(certs) => builder.certs(certs.to_redis()),
+            None => builder,
+        }
     }
 
     /// A command connection whose driver lives on the current runtime. A single server's is
@@ -163,11 +229,12 @@ impl Connector {
                     .set_push_sender(pushes)
                     .set_automatic_resubscription();
                 Ok(Subscriber::Single(
-                    Client::open(resp3)?.get_connection_manager_lazy(config)?,
+                    self.client(resp3)?.get_connection_manager_lazy(config)?,
                 ))
             }
             Topology::Cluster(nodes) => {
-                let client = cluster_builder(nodes, timeout, self.connect_timeout)
+                let client = self
+                    .cluster_builder(nodes, timeout)
                     .use_protocol(ProtocolVersion::RESP3)
                     .push_sender(pushes)
                     .build()?;
@@ -178,20 +245,6 @@ impl Connector {
             }
         }
     }
-}
-
-fn cluster_builder(
-    nodes: &[ConnectionInfo],
-    timeout: Duration,
-    connect_timeout: Duration,
-) -> ClusterClientBuilder {
-    ClusterClientBuilder::new(nodes.to_vec())
-        .connection_timeout(connect_timeout)
-        .response_timeout(timeout)
-        // Redirections (MOVED, ASK) and failovers are retried within the caller's timeout.
-        .retries(3)
-        .min_retry_wait(10)
-        .max_retry_wait(200)
 }
 
 /// A cluster's subscriber connection, opened on first use.
