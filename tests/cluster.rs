@@ -230,3 +230,47 @@ async fn a_waiter_elsewhere_in_the_cluster_wakes_when_the_value_lands() {
         "B woke with A's value, published across the cluster"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_works_on_every_node() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static RUNS: Runs = Runs::new();
+    let cluster = Cluster::start();
+    for port in cluster.primaries().into_iter().chain(cluster.replicas()) {
+        let out = cluster.cli(
+            port,
+            &[
+                "ACL", "SETUSER", "app", "on", ">s3cret", "~*", "&*", "+@all",
+            ],
+        );
+        assert_eq!(out.as_deref().map(str::trim), Some("OK"), "on {port}");
+    }
+    let cache = cluster
+        .builder()
+        .username("app")
+        .password("s3cret")
+        .build()
+        .unwrap();
+    assert!(!format!("{cache:?}").contains("s3cret"), "{cache:?}");
+    CACHE.set(cache).unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    async fn plus(x: u64) -> u64 {
+        RUNS.tick();
+        x + 1
+    }
+
+    CACHE.get().unwrap().ping().await.unwrap();
+    for x in 0..10 {
+        assert_eq!(plus(x).await, x + 1);
+        assert_eq!(plus(x).await, x + 1);
+    }
+    assert_eq!(RUNS.get(), 10);
+    let clients = cluster
+        .cli(cluster.primaries()[0], &["CLIENT", "LIST"])
+        .unwrap();
+    assert!(
+        clients.contains("user=app"),
+        "the cache connects as app: {clients}"
+    );
+}

@@ -185,6 +185,26 @@ impl TlsServer {
     fn url(&self) -> String {
         format!("rediss://127.0.0.1:{}/0", self.port)
     }
+
+    /// Runs `redis-cli` over TLS as the default user.
+    fn cli(&self, pki: &Pki, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args([
+                "--tls",
+                "--cacert",
+                &pki.s("ca.crt"),
+                "--cert",
+                &pki.s("client.crt"),
+                "--key",
+                &pki.s("client.key"),
+            ])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
 impl Drop for TlsServer {
@@ -195,15 +215,34 @@ impl Drop for TlsServer {
 }
 
 #[tokio::test]
-async fn rediss_with_a_private_ca_and_a_client_certificate() {
+async fn rediss_with_a_private_ca_a_client_certificate_and_an_acl_user() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();
     let pki = Pki::new();
     let server = TlsServer::start(&pki, true);
+    // An ACL user of its own, and the default user switched off, so only `app` can work.
+    assert_eq!(
+        server
+            .cli(
+                &pki,
+                &[
+                    "ACL", "SETUSER", "app", "on", ">s3cret", "~*", "&*", "+@all"
+                ]
+            )
+            .trim(),
+        "OK"
+    );
+    assert_eq!(
+        server
+            .cli(&pki, &["ACL", "SETUSER", "default", "off"])
+            .trim(),
+        "OK"
+    );
+    let url = format!("rediss://app:s3cret@127.0.0.1:{}/0", server.port);
     CACHE
         .set(
             RedisCache::builder()
-                .url(server.url())
+                .url(url)
                 .tls_ca_file(pki.path("ca.crt"))
                 .tls_client_cert(pki.path("client.crt"), pki.path("client.key"))
                 .build()
