@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::cache::{RedisCache, Settings};
 use crate::config::Target;
-use crate::connect::{Certs, Topology};
+use crate::connect::{Certs, SentinelTopology, Topology};
 use crate::{Error, key};
 
 /// Default bound on each Redis operation.
@@ -37,6 +37,7 @@ pub const DEFAULT_PREFIX: &str = "rediscache";
 pub struct RedisCacheBuilder {
     url: Option<String>,
     cluster: Option<Vec<String>>,
+    sentinel: Option<(Vec<String>, String)>,
     tls_ca_file: Option<std::path::PathBuf>,
     tls_client: Option<(std::path::PathBuf, std::path::PathBuf)>,
     fields: Target,
@@ -53,6 +54,13 @@ impl std::fmt::Debug for RedisCacheBuilder {
         f.debug_struct("RedisCacheBuilder")
             .field("url", &self.url.as_ref().map(|_| "<set>"))
             .field("cluster", &self.cluster.as_ref().map(Vec::len))
+            .field(
+                "sentinel",
+                &self
+                    .sentinel
+                    .as_ref()
+                    .map(|(nodes, master)| (nodes.len(), master)),
+            )
             .field("tls_ca_file", &self.tls_ca_file)
             .field(
                 "tls_client_cert",
@@ -98,6 +106,31 @@ impl RedisCacheBuilder {
         S: Into<String>,
     {
         self.cluster = Some(nodes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Uses the primary that Redis Sentinel names for `master`, asking these sentinels
+    /// (`redis://[user:password@]host:port` each); after a failover the cache follows the new
+    /// primary. `db`, `username` and `password` given here are those of the primary.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder()
+    ///     .sentinel(["redis://10.0.0.1:26379", "redis://10.0.0.2:26379", "redis://10.0.0.3:26379"], "mymaster")
+    ///     .password("secret")
+    ///     .build()?;
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
+    pub fn sentinel<I, S>(mut self, sentinels: I, master: impl Into<String>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sentinel = Some((
+            sentinels.into_iter().map(Into::into).collect(),
+            master.into(),
+        ));
         self
     }
 
@@ -237,6 +270,12 @@ impl RedisCacheBuilder {
         if !enabled {
             return Ok(RedisCache::from_parts(None, settings));
         }
+        if let Some((sentinels, master)) = &self.sentinel {
+            return Ok(RedisCache::from_parts(
+                Some(self.sentinel_topology(sentinels, master)?),
+                settings,
+            ));
+        }
         if let Some(nodes) = &self.cluster {
             return Ok(RedisCache::from_parts(
                 Some(self.cluster_topology(nodes)?),
@@ -286,6 +325,46 @@ impl RedisCacheBuilder {
                 None => None,
             },
         }))
+    }
+
+    /// The sentinels, and the primary's database and credentials from the builder.
+    fn sentinel_topology(&self, sentinels: &[String], master: &str) -> Result<Topology, Error> {
+        if self.url.is_some()
+            || self.fields.host.is_some()
+            || self.fields.port.is_some()
+            || self.cluster.is_some()
+        {
+            return Err(Error::config(
+                "sentinel",
+                "give the sentinels with sentinel(..), not with url, host, port or cluster as well",
+            ));
+        }
+        if sentinels.is_empty() || master.is_empty() {
+            return Err(Error::config(
+                "sentinel",
+                "needs at least one sentinel and the master's name",
+            ));
+        }
+        let sentinels = sentinels
+            .iter()
+            .map(|node| Target::from_url(node, "sentinel")?.connection_info())
+            .collect::<Result<Vec<_>, Error>>()?;
+        let db = self.fields.db.unwrap_or(0);
+        if db < 0 {
+            return Err(Error::config("db", format!("{db} is not a database index")));
+        }
+        let mut redis = redis::RedisConnectionInfo::default().set_db(db);
+        if let Some(user) = &self.fields.username {
+            redis = redis.set_username(user);
+        }
+        if let Some(password) = &self.fields.password {
+            redis = redis.set_password(password);
+        }
+        Ok(Topology::Sentinel(Box::new(SentinelTopology {
+            sentinels,
+            master: master.to_owned(),
+            redis,
+        })))
     }
 
     /// The nodes of a cluster, with the builder's `username` and `password` over each.

@@ -5,12 +5,17 @@
 //! Everything above this module is written once for both.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Client, Cmd, ConnectionInfo, Pipeline, ProtocolVersion, PushInfo, RedisFuture, Value};
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::{
+    Client, Cmd, ConnectionInfo, Pipeline, ProtocolVersion, PushInfo, RedisFuture, RedisResult,
+    Value,
+};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::Error;
@@ -23,6 +28,18 @@ pub(crate) enum Topology {
     Single(Box<ConnectionInfo>),
     /// A Redis Cluster, known by some of its nodes.
     Cluster(Vec<ConnectionInfo>),
+    /// A primary (and its replicas) watched by Redis Sentinel: the sentinels tell where the
+    /// primary is, and again after a failover.
+    Sentinel(Box<SentinelTopology>),
+}
+
+/// Where the sentinels are and what they watch.
+#[derive(Clone)]
+pub(crate) struct SentinelTopology {
+    pub(crate) sentinels: Vec<ConnectionInfo>,
+    pub(crate) master: String,
+    /// Database and credentials for the primary itself.
+    pub(crate) redis: redis::RedisConnectionInfo,
 }
 
 impl Topology {
@@ -45,6 +62,16 @@ impl fmt::Display for Topology {
                     write!(f, "{}", Redacted(node))?;
                 }
                 write!(f, "]")
+            }
+            Topology::Sentinel(s) => {
+                write!(f, "sentinel[")?;
+                for (i, node) in s.sentinels.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{}", Redacted(node))?;
+                }
+                write!(f, "]/{}/{}", s.master, s.redis.db())
             }
         }
     }
@@ -95,6 +122,7 @@ fn install_crypto_provider() {
 pub(crate) enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(Arc<SentinelConn>),
 }
 
 impl ConnectionLike for Conn {
@@ -102,6 +130,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
+            Conn::Sentinel(c) => Box::pin(c.clone().command(cmd)),
         }
     }
 
@@ -114,6 +143,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Sentinel(c) => Box::pin(c.clone().commands(cmd, offset, count)),
         }
     }
 
@@ -121,13 +151,89 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
+            Conn::Sentinel(c) => c.db,
         }
+    }
+}
+
+/// A connection to whichever server the sentinels name as primary. It asks them on first use,
+/// and again after an error that says the primary moved (it cannot be reached, or it became a
+/// read-only replica).
+pub(crate) struct SentinelConn {
+    client: tokio::sync::Mutex<SentinelClient>,
+    config: ConnectionManagerConfig,
+    current: std::sync::RwLock<Option<ConnectionManager>>,
+    db: i64,
+}
+
+impl SentinelConn {
+    async fn manager(&self) -> RedisResult<ConnectionManager> {
+        if let Some(m) = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Ok(m);
+        }
+        let mut client = self.client.lock().await;
+        if let Some(m) = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Ok(m);
+        }
+        let manager = client
+            .async_get_client()
+            .await?
+            .get_connection_manager_lazy(self.config.clone())?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(manager.clone());
+        Ok(manager)
+    }
+
+    fn check<T>(&self, result: &RedisResult<T>) {
+        if let Err(e) = result {
+            let moved = e.is_io_error()
+                || e.is_connection_dropped()
+                || e.is_connection_refusal()
+                || e.is_timeout()
+                || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+            if moved {
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+            }
+        }
+    }
+
+    async fn command(self: Arc<Self>, cmd: &Cmd) -> RedisResult<Value> {
+        let result = match self.manager().await {
+            Ok(mut m) => m.req_packed_command(cmd).await,
+            Err(e) => Err(e),
+        };
+        self.check(&result);
+        result
+    }
+
+    async fn commands(
+        self: Arc<Self>,
+        cmd: &Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        let result = match self.manager().await {
+            Ok(mut m) => m.req_packed_commands(cmd, offset, count).await,
+            Err(e) => Err(e),
+        };
+        self.check(&result);
+        result
     }
 }
 
 /// Opens connections to a topology with the cache's timeouts.
 pub(crate) struct Connector {
     topology: Topology,
+    timeout: Duration,
     certs: Option<Certs>,
     single: Option<(Client, ConnectionManagerConfig)>,
     cluster: Option<redis::cluster::ClusterClient>,
@@ -145,6 +251,7 @@ impl Connector {
         install_crypto_provider();
         let mut connector = Connector {
             topology: topology.clone(),
+            timeout,
             certs: certs.cloned(),
             single: None,
             cluster: None,
@@ -162,8 +269,34 @@ impl Connector {
             Topology::Cluster(nodes) => {
                 connector.cluster = Some(connector.cluster_builder(nodes, timeout).build()?);
             }
+            Topology::Sentinel(s) => {
+                // Checks the addresses now; connections are made per runtime by `open`.
+                connector.sentinel_client(s, ProtocolVersion::RESP2)?;
+            }
         }
         Ok(connector)
+    }
+
+    fn sentinel_client(
+        &self,
+        s: &SentinelTopology,
+        protocol: ProtocolVersion,
+    ) -> Result<SentinelClient, Error> {
+        let node = redis::sentinel::SentinelNodeConnectionInfo::default()
+            .set_redis_connection_info(s.redis.clone().set_protocol(protocol));
+        Ok(SentinelClient::build(
+            s.sentinels.clone(),
+            s.master.clone(),
+            Some(node),
+            SentinelServerType::Master,
+        )?)
+    }
+
+    fn manager_config(&self) -> ConnectionManagerConfig {
+        ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(0)
     }
 
     /// A client for one server, with the TLS certificates if any.
@@ -195,6 +328,14 @@ impl Connector {
             return Ok(Conn::Single(
                 client.get_connection_manager_lazy(config.clone())?,
             ));
+        }
+        if let Topology::Sentinel(s) = &self.topology {
+            return Ok(Conn::Sentinel(Arc::new(SentinelConn {
+                client: tokio::sync::Mutex::new(self.sentinel_client(s, ProtocolVersion::RESP2)?),
+                config: self.manager_config(),
+                current: std::sync::RwLock::new(None),
+                db: s.redis.db(),
+            })));
         }
         match &self.cluster {
             Some(client) => {
@@ -243,6 +384,15 @@ impl Connector {
                     conn: tokio::sync::OnceCell::new(),
                 })))
             }
+            Topology::Sentinel(s) => Ok(Subscriber::Sentinel(Arc::new(SentinelConn {
+                client: tokio::sync::Mutex::new(self.sentinel_client(s, ProtocolVersion::RESP3)?),
+                config: self
+                    .manager_config()
+                    .set_push_sender(pushes)
+                    .set_automatic_resubscription(),
+                current: std::sync::RwLock::new(None),
+                db: s.redis.db(),
+            }))),
         }
     }
 }
@@ -267,6 +417,7 @@ impl ClusterSubscriber {
 pub(crate) enum Subscriber {
     Single(ConnectionManager),
     Cluster(Box<ClusterSubscriber>),
+    Sentinel(Arc<SentinelConn>),
 }
 
 impl Subscriber {
@@ -274,6 +425,11 @@ impl Subscriber {
         match self {
             Subscriber::Single(c) => Ok(c.clone().subscribe(channel).await?),
             Subscriber::Cluster(c) => Ok(c.conn().await?.subscribe(channel).await?),
+            Subscriber::Sentinel(c) => {
+                let result = c.manager().await?.subscribe(channel).await;
+                c.check(&result);
+                Ok(result?)
+            }
         }
     }
 
@@ -281,6 +437,11 @@ impl Subscriber {
         match self {
             Subscriber::Single(c) => Ok(c.clone().unsubscribe(channel).await?),
             Subscriber::Cluster(c) => Ok(c.conn().await?.unsubscribe(channel).await?),
+            Subscriber::Sentinel(c) => {
+                let result = c.manager().await?.unsubscribe(channel).await;
+                c.check(&result);
+                Ok(result?)
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #[path = "redis_cluster.rs"]
 pub mod cluster;
+pub mod sentinel;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -33,6 +34,13 @@ fn spawn_server(port: u16, log: &std::path::Path, extra: &[String]) -> Child {
             "no",
         ])
         .args(["--logfile", log.to_str().expect("utf-8 temp path")])
+        // Its own directory: a replica's full sync writes an RDB file there.
+        .args([
+            "--dir",
+            log.parent()
+                .and_then(|d| d.to_str())
+                .expect("utf-8 temp dir"),
+        ])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -73,8 +81,10 @@ impl RedisServer {
         // A port can be taken between our probe and the server's bind: try a few.
         for _ in 0..5 {
             let port = free_port();
-            let log = std::env::temp_dir()
-                .join(format!("rediscache-test-{port}-{}.log", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("rediscache-test-{port}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let log = dir.join("redis.log");
             let child = spawn_server(port, &log, &extra);
             let mut server = RedisServer {
                 child,
@@ -206,7 +216,9 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
+        if let Some(dir) = self.log.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -284,13 +296,29 @@ impl Topo for cluster::Cluster {
     }
 }
 
+impl Topo for sentinel::Sentinels {
+    fn builder(&self) -> rediscache::RedisCacheBuilder {
+        rediscache::RedisCache::builder().sentinel(self.urls(), sentinel::MASTER)
+    }
+    fn keys(&self, pattern: &str) -> Vec<String> {
+        self.current_primary().keys(pattern)
+    }
+    fn conn_for(&self, _key: &str) -> redis::Connection {
+        self.current_primary().conn()
+    }
+}
+
 /// The deployment the semantics tests run on: one `redis-server`, or with
-/// `REDISCACHE_TEST_TOPOLOGY=cluster` a Redis Cluster of 3 primaries and 3 replicas.
+/// `REDISCACHE_TEST_TOPOLOGY=cluster` a Redis Cluster of 3 primaries and 3 replicas, or with
+/// `REDISCACHE_TEST_TOPOLOGY=sentinel` a primary and a replica behind three sentinels.
 pub fn start_topology() -> Box<dyn Topo> {
     match std::env::var("REDISCACHE_TEST_TOPOLOGY").as_deref() {
         Ok("cluster") => Box::new(cluster::Cluster::start()),
+        Ok("sentinel") => Box::new(sentinel::Sentinels::start()),
         Ok("single") | Err(_) => Box::new(RedisServer::start()),
-        Ok(other) => panic!("REDISCACHE_TEST_TOPOLOGY={other:?}: expected single or cluster"),
+        Ok(other) => {
+            panic!("REDISCACHE_TEST_TOPOLOGY={other:?}: expected single, cluster or sentinel")
+        }
     }
 }
 

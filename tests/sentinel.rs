@@ -1,0 +1,116 @@
+//! Redis Sentinel: the cache finds the primary through the sentinels and follows it through a
+//! failover. (The core semantics suite also runs here:
+//! `REDISCACHE_TEST_TOPOLOGY=sentinel cargo test --test semantics`.)
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rediscache::{RedisCache, cache};
+use support::sentinel::Sentinels;
+use support::*;
+
+const TIMEOUT: Duration = Duration::from_millis(500);
+/// Any one call during the failover: the timeout, plus slack for a shared 2-core machine.
+const BOUND: Duration = Duration::from_millis(500 + 1500);
+
+fn value(k: u64) -> u64 {
+    k * 7_777 + 3
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_follows_the_primary_through_a_failover_under_load() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static RUNS: Runs = Runs::new();
+    let mut setup = Sentinels::start();
+    CACHE
+        .set(
+            setup
+                .builder()
+                .timeout(TIMEOUT)
+                .connect_timeout(TIMEOUT)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    async fn compute(k: u64) -> u64 {
+        RUNS.tick();
+        value(k)
+    }
+
+    for k in 0..20 {
+        assert_eq!(compute(k).await, value(k));
+    }
+    assert_eq!(RUNS.get(), 20);
+    assert!(
+        !setup.primary.keys("*}").is_empty(),
+        "the entries live on the primary"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (stop, calls) = (stop.clone(), calls.clone());
+            tokio::spawn(async move {
+                let mut k = t;
+                while !stop.load(Ordering::SeqCst) {
+                    k = (k * 13 + 5) % 20;
+                    let started = Instant::now();
+                    assert_eq!(compute(k).await, value(k), "key {k}");
+                    let took = started.elapsed();
+                    assert!(took < BOUND, "key {k}: a call took {took:?}");
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    setup.fail_over();
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        soon(t)
+            .await
+            .expect("every call returned the right value in time");
+    }
+    println!(
+        "failover under load: {} calls",
+        calls.load(Ordering::Relaxed)
+    );
+
+    // Entries replicated before the failover are hits on the new primary.
+    let cache = CACHE.get().unwrap();
+    assert!(
+        eventually_async(SOON, || async { cache.ping().await.is_ok() }).await,
+        "ping reaches the new primary"
+    );
+    assert!(
+        eventually_async(SOON, || async {
+            let before = RUNS.get();
+            compute(3).await == value(3) && compute(3).await == value(3) && RUNS.get() == before
+        })
+        .await,
+        "hits resume on the promoted replica"
+    );
+    assert_eq!(setup.master_port(), Some(setup.replica.port));
+    let runs = RUNS.get();
+    assert_eq!(compute(1000).await, value(1000));
+    assert_eq!(compute(1000).await, value(1000));
+    assert_eq!(
+        RUNS.get(),
+        runs + 1,
+        "new entries are stored on the new primary"
+    );
+    assert!(
+        setup
+            .replica
+            .keys("*")
+            .iter()
+            .any(|k| k.contains("compute(1000)"))
+    );
+}
