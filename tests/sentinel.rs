@@ -114,3 +114,42 @@ async fn the_cache_follows_the_primary_through_a_failover_under_load() {
             .any(|k| k.contains("compute(1000)"))
     );
 }
+
+#[tokio::test]
+async fn an_acl_user_on_the_primary_and_its_replica() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static RUNS: Runs = Runs::new();
+    let setup = Sentinels::start();
+    for server in [&setup.primary, &setup.replica] {
+        let out = server.cli(&[
+            "ACL", "SETUSER", "app", "on", ">s3cret", "~*", "&*", "+@all",
+        ]);
+        assert_eq!(out.as_deref().map(str::trim), Some("OK"));
+    }
+    CACHE
+        .set(
+            setup
+                .builder()
+                .username("app")
+                .password("s3cret")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    async fn plus(x: u64) -> u64 {
+        RUNS.tick();
+        x + 1
+    }
+
+    CACHE.get().unwrap().ping().await.unwrap();
+    assert_eq!(plus(1).await, 2);
+    assert_eq!(plus(1).await, 2);
+    assert_eq!(RUNS.get(), 1);
+    let clients = setup.primary.cli(&["CLIENT", "LIST"]).unwrap();
+    assert!(
+        clients.contains("user=app"),
+        "the cache connects as app: {clients}"
+    );
+}
