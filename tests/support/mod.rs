@@ -1,7 +1,6 @@
 //! Test support: private `redis-server` processes on free ports, and bounded waiting.
 #![allow(dead_code)]
 
-#[path = "redis_cluster.rs"]
 pub mod cluster;
 pub mod sentinel;
 
