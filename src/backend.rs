@@ -294,15 +294,27 @@ impl Backend {
             .map(drop)
     }
 
-    /// Adds counts to the stats hash, in one pipeline.
+    /// Adds counts to the stats hash, in one pipeline: each counter's total, and per function
+    /// under `COUNTER@FUNCTION`.
     pub(crate) async fn add_stats(
         &self,
         stats_key: &str,
-        counts: &[(Counter, u64)],
+        per_function: &[(&str, &[(Counter, u64)])],
     ) -> Result<(), Error> {
+        let mut totals = [0u64; Counter::ALL.len()];
         let mut pipe = redis::pipe();
-        for (c, n) in counts {
-            pipe.hincr(stats_key, c.field(), *n).ignore();
+        for (function, counts) in per_function {
+            for (c, n) in counts.iter() {
+                totals[*c as usize] += n;
+                pipe.hincr(stats_key, format!("{}@{function}", c.field()), *n)
+                    .ignore();
+            }
+        }
+        for c in Counter::ALL {
+            if totals[c as usize] > 0 {
+                pipe.hincr(stats_key, c.field(), totals[c as usize])
+                    .ignore();
+            }
         }
         self.bounded(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await

@@ -1,16 +1,18 @@
 //! `RedisCache`: one Redis database seen as a cache, shared by every function that names it.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::__private::Options;
 use crate::backend::Backend;
 use crate::builder::RedisCacheBuilder;
 use crate::connect::{Certs, Topology};
 use crate::flight::Flights;
 use crate::key::Key;
-use crate::stats::{Counter, Counters, Stats};
+use crate::stats::{Counter, Stats};
 use crate::{Error, background};
 
 /// How many hashes hold the counts on a cluster.
@@ -92,7 +94,8 @@ pub(crate) struct Inner {
     pub(crate) max_value_bytes: usize,
     backend: OnceLock<Option<Backend>>,
     pub(crate) flights: Arc<Flights>,
-    counters: Counters,
+    /// Functions whose counts this cache flushes.
+    functions: Mutex<Vec<&'static Options>>,
     /// Held while pending counts travel to Redis, so a stats read sees them.
     flushing: tokio::sync::Mutex<()>,
     flusher_started: AtomicBool,
@@ -137,7 +140,7 @@ impl RedisCache {
                 max_value_bytes: settings.max_value_bytes,
                 backend: OnceLock::new(),
                 flights: Arc::default(),
-                counters: Counters::default(),
+                functions: Mutex::default(),
                 flushing: tokio::sync::Mutex::new(()),
                 flusher_started: AtomicBool::new(false),
             }),
@@ -165,7 +168,24 @@ impl RedisCache {
     /// # Errors
     /// When Redis cannot be read; [`Error::Unavailable`] when the cache is disabled.
     pub async fn stats(&self) -> Result<Stats, Error> {
-        self.inner.read_stats(false).await
+        Ok(Stats::from_fields(&self.inner.read_stats(false).await?))
+    }
+
+    /// The same stats broken down by cached function (keyed by the function's name, by default
+    /// `module::path::function`), shared through Redis like the totals.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: &rediscache::RedisCache) -> Result<(), rediscache::Error> {
+    /// for (function, stats) in cache.stats_by_function().await? {
+    ///     println!("{function}: {} hits, {} misses", stats.success, stats.missed);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`stats`](Self::stats).
+    pub async fn stats_by_function(&self) -> Result<BTreeMap<String, Stats>, Error> {
+        Ok(Stats::by_function(&self.inner.read_stats(false).await?))
     }
 
     /// Reads the stats and resets them to zero in one atomic step.
@@ -173,7 +193,7 @@ impl RedisCache {
     /// # Errors
     /// As [`stats`](Self::stats).
     pub async fn take_stats(&self) -> Result<Stats, Error> {
-        self.inner.read_stats(true).await
+        Ok(Stats::from_fields(&self.inner.read_stats(true).await?))
     }
 
     /// [`stats`](Self::stats) for sync code; needs no runtime.
@@ -181,7 +201,9 @@ impl RedisCache {
     /// # Errors
     /// As [`stats`](Self::stats).
     pub fn stats_blocking(&self) -> Result<Stats, Error> {
-        self.blocking(|inner| async move { inner.read_stats(false).await })
+        self.blocking(
+            |inner| async move { Ok(Stats::from_fields(&inner.read_stats(false).await?)) },
+        )
     }
 
     /// [`take_stats`](Self::take_stats) for sync code; needs no runtime.
@@ -189,7 +211,7 @@ impl RedisCache {
     /// # Errors
     /// As [`stats`](Self::stats).
     pub fn take_stats_blocking(&self) -> Result<Stats, Error> {
-        self.blocking(|inner| async move { inner.read_stats(true).await })
+        self.blocking(|inner| async move { Ok(Stats::from_fields(&inner.read_stats(true).await?)) })
     }
 
     /// Checks that Redis answers and accepts the credentials.
@@ -243,8 +265,26 @@ impl Inner {
         Key::new(&self.prefix, name, args)
     }
 
-    pub(crate) fn count(&self, c: Counter) {
-        self.counters.add(c);
+    /// Counts `c` for function `opts`: one atomic add; the first count of a function also
+    /// registers it for flushing.
+    pub(crate) fn count(&self, opts: &'static Options, c: Counter) {
+        opts.stats.counters.add(c);
+        if !opts.stats.registered.load(Ordering::Relaxed)
+            && !opts.stats.registered.swap(true, Ordering::Relaxed)
+        {
+            self.functions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(opts);
+        }
+    }
+
+    /// The functions that counted something here.
+    fn functions(&self) -> Vec<&'static Options> {
+        self.functions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Where this process adds its counts. On a cluster, processes spread their counts over
@@ -266,33 +306,43 @@ impl Inner {
         }
     }
 
-    /// Adds this process's pending counts to Redis.
+    /// Adds this process's pending counts to Redis, as totals and per function.
     async fn flush(self: &Arc<Self>) -> Result<(), Error> {
         let _flushing = self.flushing.lock().await;
-        let counts = self.counters.take();
-        if counts.is_empty() {
+        let taken: Vec<_> = self
+            .functions()
+            .into_iter()
+            .map(|f| (f, f.stats.counters.take()))
+            .filter(|(_, counts)| !counts.is_empty())
+            .collect();
+        if taken.is_empty() {
             return Ok(());
         }
+        let per_function: Vec<(&str, &[(Counter, u64)])> =
+            taken.iter().map(|(f, c)| (f.name, c.as_slice())).collect();
         let result = match self.backend() {
-            Ok(b) => b.add_stats(&self.stats_key(), &counts).await,
+            Ok(b) => b.add_stats(&self.stats_key(), &per_function).await,
             Err(e) => Err(e),
         };
         if result.is_err() {
-            self.counters.restore(&counts);
+            for (f, counts) in &taken {
+                f.stats.counters.restore(counts);
+            }
         }
         result
     }
 
-    async fn read_stats(self: &Arc<Self>, reset: bool) -> Result<Stats, Error> {
+    /// Every field of the stats hashes, summed over the shards; with `reset`, deleted.
+    async fn read_stats(self: &Arc<Self>, reset: bool) -> Result<HashMap<String, i64>, Error> {
         self.flush().await?;
         let backend = self.backend()?;
-        let mut total = std::collections::HashMap::new();
+        let mut total = HashMap::new();
         for key in self.stats_keys() {
             for (field, n) in backend.read_stats(&key, reset).await? {
                 *total.entry(field).or_insert(0) += n;
             }
         }
-        Ok(Stats::from_fields(&total))
+        Ok(total)
     }
 
     fn start_flusher(self: &Arc<Self>) {
@@ -309,7 +359,11 @@ impl Inner {
             loop {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
-                if !inner.counters.is_empty() {
+                if inner
+                    .functions()
+                    .iter()
+                    .any(|f| !f.stats.counters.is_empty())
+                {
                     if let Err(e) = inner.flush().await {
                         tracing::debug!(error = %e, "rediscache: stats flush failed; will retry");
                     }

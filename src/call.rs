@@ -79,7 +79,7 @@ where
     match backend.get(&key).await {
         Ok(Some(entry)) => match codec::decode::<S::Value>(&entry) {
             Ok((written, value)) => {
-                inner.count(Counter::Success);
+                inner.count(opts, Counter::Success);
                 if policy::freshness(written, policy::now_ms(), opts.refresh) == Freshness::Stale {
                     refresh_in_background::<R, S, J>(inner, key, opts, make);
                 }
@@ -95,7 +95,7 @@ where
             return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await;
         }
     }
-    inner.count(Counter::Missed);
+    inner.count(opts, Counter::Missed);
     if backend.writes_refused() {
         // Redis serves reads but refuses writes: no refresh could replace a default, so the
         // caller gets the real value (and its store tells whether writes work again).
@@ -110,7 +110,7 @@ where
     }
     match default {
         Some(default) if !opts.wait => {
-            inner.count(Counter::Default);
+            inner.count(opts, Counter::Default);
             refresh_in_background::<R, S, J>(inner, key, opts, make);
             default()
         }
@@ -129,8 +129,8 @@ where
 
 /// Counts a call that Redis failed and that runs the function instead; logs it, at most once
 /// every few seconds per cache with a count of the ones held back.
-fn degraded(inner: &Inner, backend: &Backend, opts: &Options, e: &Error) {
-    inner.count(Counter::Errors);
+fn degraded(inner: &Inner, backend: &Backend, opts: &'static Options, e: &Error) {
+    inner.count(opts, Counter::Errors);
     if let Some(held_back) = backend.degraded_log.ready(Duration::from_secs(5)) {
         tracing::warn!(
             function = opts.name,
@@ -196,7 +196,7 @@ where
             Role::Leader(leader) => break leader,
             Role::Follower(flight) => {
                 if !std::mem::replace(&mut slept, true) {
-                    inner.count(Counter::Sleep);
+                    inner.count(opts, Counter::Sleep);
                 }
                 if let Some(Outcome::Done(entry)) = flight.wait(opts.retry).await {
                     if let Ok((_, value)) = codec::decode::<S::Value>(&entry) {
@@ -219,7 +219,7 @@ where
         // A lease left by a failed computation means no value is coming: compute at once.
         if lease == Lease::Running {
             if !slept {
-                inner.count(Counter::Sleep);
+                inner.count(opts, Counter::Sleep);
             }
             match b.wait_landing(key, opts.retry).await {
                 Ok(Some(entry)) => {
@@ -234,7 +234,7 @@ where
         }
     }
     if backend.is_some() {
-        inner.count(Counter::Wait);
+        inner.count(opts, Counter::Wait);
     }
     let job = make();
     match run_and_store::<R, S, J>(inner, backend, key, opts, job, leader, &token).await {
@@ -266,12 +266,12 @@ where
         }
         return Ok(r);
     };
-    inner.count(Counter::Refresh);
+    inner.count(opts, Counter::Refresh);
     let started = std::time::Instant::now();
     let r = match AssertUnwindSafe(job.run()).catch_unwind().await {
         Ok(r) => r,
         Err(panic) => {
-            inner.count(Counter::Failed);
+            inner.count(opts, Counter::Failed);
             tracing::error!(
                 function = opts.name,
                 key = key.value(),
@@ -283,7 +283,7 @@ where
         }
     };
     let Some(value) = S::value(&r) else {
-        inner.count(Counter::Failed);
+        inner.count(opts, Counter::Failed);
         tracing::warn!(
             function = opts.name,
             key = key.value(),

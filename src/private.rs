@@ -13,7 +13,7 @@ pub use crate::shape::{Fallible, Plain};
 use crate::{Error, RedisCache};
 
 /// The options of one cached function, built by the macro as a `static`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Options {
     /// The function's name in keys and logs.
     pub name: &'static str,
@@ -25,6 +25,32 @@ pub struct Options {
     pub retry: Duration,
     /// Whether a miss waits for the real value instead of returning the default.
     pub wait: bool,
+    /// This function's counts not yet added to Redis.
+    pub stats: FunctionStats,
+}
+
+/// A cached function's pending counts, in its `static` options: counting is one atomic add,
+/// with no lookup. The cache that first counts for the function flushes them.
+#[derive(Debug)]
+pub struct FunctionStats {
+    pub(crate) counters: crate::stats::Counters,
+    pub(crate) registered: std::sync::atomic::AtomicBool,
+}
+
+impl FunctionStats {
+    /// No counts yet.
+    pub const fn new() -> FunctionStats {
+        FunctionStats {
+            counters: crate::stats::Counters::new(),
+            registered: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Default for FunctionStats {
+    fn default() -> FunctionStats {
+        FunctionStats::new()
+    }
 }
 
 impl Options {

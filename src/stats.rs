@@ -1,6 +1,6 @@
 //! What the cache did, counted locally without I/O and added up in Redis in batches.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters shared by every process that uses the same Redis database and key prefix.
@@ -89,7 +89,7 @@ impl Stats {
         }
     }
 
-    /// Reads the stats hash; unknown fields (from newer versions) are ignored.
+    /// Reads the totals of the stats hash; unknown fields (from newer versions) are ignored.
     pub(crate) fn from_fields(fields: &HashMap<String, i64>) -> Stats {
         let mut stats = Stats::default();
         for c in Counter::ALL {
@@ -99,6 +99,21 @@ impl Stats {
         }
         stats
     }
+
+    /// Reads the per-function fields (`COUNTER@FUNCTION`) of the stats hash.
+    pub(crate) fn by_function(fields: &HashMap<String, i64>) -> BTreeMap<String, Stats> {
+        let mut out: BTreeMap<String, Stats> = BTreeMap::new();
+        for (field, v) in fields {
+            let Some((counter, function)) = field.split_once('@') else {
+                continue;
+            };
+            if let Some(c) = Counter::ALL.into_iter().find(|c| c.field() == counter) {
+                *out.entry(function.to_owned()).or_default().slot(c) +=
+                    u64::try_from(*v).unwrap_or(0);
+            }
+        }
+        out
+    }
 }
 
 /// This process's counts not yet added to Redis.
@@ -106,6 +121,10 @@ impl Stats {
 pub(crate) struct Counters([AtomicU64; 8]);
 
 impl Counters {
+    pub(crate) const fn new() -> Counters {
+        Counters([const { AtomicU64::new(0) }; 8])
+    }
+
     pub(crate) fn add(&self, c: Counter) {
         self.0[c as usize].fetch_add(1, Ordering::Relaxed);
     }
@@ -134,6 +153,27 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_function_fields_map_to_stats_by_function() {
+        let fields: HashMap<String, i64> = [
+            ("success".to_string(), 5),
+            ("success@app::a".to_string(), 3),
+            ("success@app::b".to_string(), 2),
+            ("missed@app::a".to_string(), 1),
+            ("nonsense@app::a".to_string(), 7),
+        ]
+        .into();
+        let by = Stats::by_function(&fields);
+        assert_eq!(by.len(), 2);
+        assert_eq!((by["app::a"].success, by["app::a"].missed), (3, 1));
+        assert_eq!(by["app::b"].success, 2);
+        assert_eq!(
+            Stats::from_fields(&fields).success,
+            5,
+            "totals ignore per-function fields"
+        );
+    }
 
     #[test]
     fn take_empties_and_restore_refills() {

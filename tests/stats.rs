@@ -106,3 +106,44 @@ async fn another_cache_sees_counts_within_a_second_and_a_hit_sends_one_get() {
     assert!(eventually_async(SOON, || async { b.stats().await.unwrap().success == 101 }).await);
     println!("seen by the other cache after {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn stats_by_function_break_the_totals_down() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    let server = RedisServer::start();
+    CACHE.set(cache_on(&server)).unwrap();
+    let cache = CACHE.get().unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    async fn first(x: u32) -> u32 {
+        x
+    }
+    #[cache(cache = CACHE.get().unwrap(), name = "second", refresh = 10, expire = 60, wait = true)]
+    async fn second(x: u32) -> u32 {
+        x
+    }
+
+    for x in 0..3 {
+        first(x).await;
+        first(x).await;
+    }
+    second(9).await;
+    let by = cache.stats_by_function().await.unwrap();
+    assert_eq!(by.len(), 2, "{by:?}");
+    let f = by["stats::first"];
+    assert_eq!((f.missed, f.success, f.wait, f.refresh), (3, 3, 3, 3));
+    let s = by["second"];
+    assert_eq!((s.missed, s.success), (1, 0));
+    let total = cache.stats().await.unwrap();
+    assert_eq!(
+        total.missed,
+        f.missed + s.missed,
+        "totals are the sum of the functions"
+    );
+    assert_eq!(total.success, f.success + s.success);
+    cache.take_stats().await.unwrap();
+    assert!(
+        cache.stats_by_function().await.unwrap().is_empty(),
+        "take_stats resets them too"
+    );
+}

@@ -177,6 +177,7 @@ fn expand(item: &ItemFn, sig: &Signature, opts: &Checked) -> TokenStream {
                 expire: ::rediscache::__private::Options::ms(#expire),
                 retry: ::rediscache::__private::Options::ms(#retry),
                 wait: #wait,
+                stats: ::rediscache::__private::FunctionStats::new(),
             };
             #value_check
             let key_args = ::rediscache::__private::KeyArgs::new() #(#key_parts)* .finish();
