@@ -269,6 +269,7 @@ impl Inner {
     /// registers it for flushing.
     pub(crate) fn count(&self, opts: &'static Options, c: Counter) {
         opts.stats.counters.add(c);
+        crate::observe::event(opts, c);
         if !opts.stats.registered.load(Ordering::Relaxed)
             && !opts.stats.registered.swap(true, Ordering::Relaxed)
         {

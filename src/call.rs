@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use crate::__private::Options;
 use crate::Error;
@@ -96,6 +97,7 @@ where
         }
     }
     inner.count(opts, Counter::Missed);
+    tracing::debug!(function = opts.name, key = key.value(), "rediscache: miss");
     if backend.writes_refused() {
         // Redis serves reads but refuses writes: no refresh could replace a default, so the
         // caller gets the real value (and its store tells whether writes work again).
@@ -221,7 +223,9 @@ where
             if !slept {
                 inner.count(opts, Counter::Sleep);
             }
-            match b.wait_landing(key, opts.retry).await {
+            let wait =
+                tracing::debug_span!("rediscache.wait", function = opts.name, key = key.value());
+            match b.wait_landing(key, opts.retry).instrument(wait).await {
                 Ok(Some(entry)) => {
                     if let Ok((_, value)) = codec::decode::<S::Value>(&entry) {
                         leader.finish(Outcome::Done(Arc::from(entry)));
@@ -268,7 +272,17 @@ where
     };
     inner.count(opts, Counter::Refresh);
     let started = std::time::Instant::now();
-    let r = match AssertUnwindSafe(job.run()).catch_unwind().await {
+    let span = tracing::info_span!(
+        "rediscache.recompute",
+        function = opts.name,
+        key = key.value()
+    );
+    let run = AssertUnwindSafe(job.run())
+        .catch_unwind()
+        .instrument(span)
+        .await;
+    crate::observe::recompute(opts, started.elapsed());
+    let r = match run {
         Ok(r) => r,
         Err(panic) => {
             inner.count(opts, Counter::Failed);

@@ -70,6 +70,7 @@ mod connect;
 mod error;
 mod flight;
 mod key;
+mod observe;
 mod policy;
 mod script;
 mod shape;

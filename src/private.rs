@@ -35,6 +35,8 @@ pub struct Options {
 pub struct FunctionStats {
     pub(crate) counters: crate::stats::Counters,
     pub(crate) registered: std::sync::atomic::AtomicBool,
+    /// `rediscache_events_total{function, event}` handles, registered on first use.
+    pub(crate) metrics: std::sync::OnceLock<[metrics::Counter; 8]>,
 }
 
 impl FunctionStats {
@@ -43,6 +45,7 @@ impl FunctionStats {
         FunctionStats {
             counters: crate::stats::Counters::new(),
             registered: std::sync::atomic::AtomicBool::new(false),
+            metrics: std::sync::OnceLock::new(),
         }
     }
 }
