@@ -26,8 +26,12 @@
 //! # Contents
 //! - [`cache`]: the attribute and every option.
 //! - [`RedisCache`] and [`RedisCacheBuilder`]: where the cache lives (code > environment >
-//!   defaults).
-//! - [`Stats`]: counters shared by every process using the same Redis database.
+//!   defaults): one server, a Redis Cluster ([`RedisCacheBuilder::cluster`]), a primary behind
+//!   Redis Sentinel ([`RedisCacheBuilder::sentinel`]), with TLS
+//!   ([`RedisCacheBuilder::tls_ca_file`]) and ACL users.
+//! - [`Stats`]: counters shared by every process using the same Redis database, in total and per
+//!   function ([`RedisCache::stats_by_function`]); the same counters and a recompute-duration
+//!   histogram through the `metrics` facade, and `tracing` spans on the slow paths.
 //! - [`Error`]: what configuration, invalidation and stats reads can report. A cached call never
 //!   fails because of the cache: when Redis fails, the function runs.
 //!
