@@ -1,6 +1,6 @@
-//! The Redis side: multiplexed command connections and one RESP3 subscriber connection,
-//! `ConnectionManager`s that reconnect by themselves. Every operation is bounded by the
-//! configured timeout.
+//! The Redis side: the commands the cache sends, each bounded by the configured timeout and
+//! guarded by the circuit breaker, over connections of any topology (see `connect.rs`) that
+//! recover from failures by themselves.
 //!
 //! A connection's driver task lives on the runtime that first uses it, and a reply wakes the
 //! caller from there. So async callers get a connection of their own runtime (a hit then costs
