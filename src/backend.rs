@@ -52,7 +52,10 @@ pub(crate) struct Backend {
     background: Option<RuntimeId>,
     /// Connections of callers' runtimes, most recent last.
     local: RwLock<Vec<(RuntimeId, Conn)>>,
-    cluster: bool,
+    /// Whether a single command may take longer than the connection's own timeouts (a cluster
+    /// redirects and retries; a sentinel setup asks the sentinels first), so it needs the outer
+    /// bound too.
+    composite: bool,
     breaker: Breaker,
     /// Until when (ms since the epoch) misses compute instead of returning a default; 0: never.
     writes_refused_until: AtomicU64,
@@ -79,7 +82,7 @@ impl Backend {
             conn: tokio::sync::OnceCell::new(),
             background: Handle::try_current().ok().map(|h| h.id()),
             local: RwLock::default(),
-            cluster: topology.is_cluster(),
+            composite: !matches!(topology, Topology::Single(_)),
             breaker: Breaker::default(),
             writes_refused_until: AtomicU64::new(0),
             degraded_log: Throttle::default(),
@@ -142,13 +145,13 @@ impl Backend {
     /// As [`bounded`](Self::bounded) for the `GET` of a hit on a single server: that
     /// connection's own timeouts bound it (a connection attempt by `connect_timeout`, a reply by
     /// `timeout`), which spares the hit path a second timer. A cluster may redirect and retry,
-    /// so there the outer bound stays.
+    /// and a sentinel setup may first ask where the primary is, so there the outer bound stays.
     async fn single<T, F, Fut>(&self, op: F) -> Result<T, Error>
     where
         F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        if self.cluster {
+        if self.composite {
             return self.bounded(op).await;
         }
         if !self.breaker.allow(self.timeout.saturating_mul(2)) {

@@ -210,11 +210,15 @@ where
         }
     };
     let token = token();
+    // Once Redis fails during this call, the rest of the call leaves it alone: a caller pays
+    // at most one timeout, however many steps were left.
+    let mut backend = backend;
     if let Some(b) = backend {
         let lease = match b.try_lease(key, &token, opts.retry).await {
             Ok(lease) => lease,
             Err(e) => {
                 degraded(inner, b, opts, &e);
+                backend = None;
                 Lease::Taken
             }
         };
@@ -233,7 +237,10 @@ where
                     }
                 }
                 Ok(None) => {}
-                Err(e) => degraded(inner, b, opts, &e),
+                Err(e) => {
+                    degraded(inner, b, opts, &e);
+                    backend = None;
+                }
             }
         }
     }

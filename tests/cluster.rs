@@ -6,8 +6,8 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use rediscache::{RedisCache, cache};
 use support::cluster::Cluster;
@@ -19,40 +19,6 @@ const BOUND: Duration = Duration::from_millis(500 + 1500);
 
 fn value(k: u64) -> u64 {
     k * 1_000_003 + 7
-}
-
-/// Calls `f` for keys `0..keys` from `tasks` tasks until `stop`; checks every value and bound.
-async fn load<F, Fut>(tasks: u64, keys: u64, stop: Arc<AtomicBool>, f: F) -> (u64, u64)
-where
-    F: Fn(u64) -> Fut + Send + Sync + Copy + 'static,
-    Fut: std::future::Future<Output = u64> + Send,
-{
-    let calls = Arc::new(AtomicU64::new(0));
-    let max_ms = Arc::new(AtomicU64::new(0));
-    let handles: Vec<_> = (0..tasks)
-        .map(|t| {
-            let (stop, calls, max_ms) = (stop.clone(), calls.clone(), max_ms.clone());
-            tokio::spawn(async move {
-                let mut k = t;
-                while !stop.load(Ordering::SeqCst) {
-                    k = (k * 31 + 7) % keys;
-                    let started = Instant::now();
-                    assert_eq!(f(k).await, value(k), "key {k}: wrong value");
-                    let took = started.elapsed();
-                    assert!(took < BOUND, "key {k}: a call took {took:?}");
-                    max_ms.fetch_max(u64::try_from(took.as_millis()).unwrap(), Ordering::Relaxed);
-                    calls.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.await.expect("every call checked out");
-    }
-    (
-        calls.load(Ordering::Relaxed),
-        max_ms.load(Ordering::Relaxed),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +87,7 @@ async fn a_primary_killed_under_load_fails_over_without_a_wrong_value() {
         assert_eq!(compute(k).await, value(k));
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(load(16, 50, stop.clone(), compute));
+    let load = tokio::spawn(under_load(16, 50, stop.clone(), compute, value, BOUND));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let victim = cluster.primaries()[0];
     cluster.kill(victim);
@@ -163,7 +129,7 @@ async fn a_slot_migrated_under_load_keeps_its_entries_and_values_right() {
     let from = cluster.primary_for_key(&key);
     let to = *cluster.primaries().iter().find(|p| **p != from).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(load(8, 20, stop.clone(), compute));
+    let load = tokio::spawn(under_load(8, 20, stop.clone(), compute, value, BOUND));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let slot = cluster.keyslot(&key);
     cluster.migrate_slot(slot, to);
