@@ -422,26 +422,42 @@ pub(crate) enum Subscriber {
 
 impl Subscriber {
     pub(crate) async fn subscribe(&self, channel: &str) -> Result<(), Error> {
-        match self {
-            Subscriber::Single(c) => Ok(c.clone().subscribe(channel).await?),
-            Subscriber::Cluster(c) => Ok(c.conn().await?.subscribe(channel).await?),
-            Subscriber::Sentinel(c) => {
-                let result = c.manager().await?.subscribe(channel).await;
-                c.check(&result);
-                Ok(result?)
-            }
-        }
+        self.send(true, channel).await
     }
 
     pub(crate) async fn unsubscribe(&self, channel: &str) -> Result<(), Error> {
-        match self {
-            Subscriber::Single(c) => Ok(c.clone().unsubscribe(channel).await?),
-            Subscriber::Cluster(c) => Ok(c.conn().await?.unsubscribe(channel).await?),
-            Subscriber::Sentinel(c) => {
-                let result = c.manager().await?.unsubscribe(channel).await;
-                c.check(&result);
-                Ok(result?)
+        self.send(false, channel).await
+    }
+
+    async fn send(&self, subscribe: bool, channel: &str) -> Result<(), Error> {
+        let result = match self {
+            Subscriber::Single(c) => subscription(&mut c.clone(), subscribe, channel).await,
+            Subscriber::Cluster(c) => {
+                let mut conn = c.conn().await?;
+                if subscribe {
+                    conn.subscribe(channel).await
+                } else {
+                    conn.unsubscribe(channel).await
+                }
             }
-        }
+            Subscriber::Sentinel(c) => {
+                let result = subscription(&mut c.manager().await?, subscribe, channel).await;
+                c.check(&result);
+                result
+            }
+        };
+        Ok(result?)
+    }
+}
+
+async fn subscription(
+    conn: &mut ConnectionManager,
+    subscribe: bool,
+    channel: &str,
+) -> RedisResult<()> {
+    if subscribe {
+        conn.subscribe(channel).await
+    } else {
+        conn.unsubscribe(channel).await
     }
 }

@@ -2,13 +2,11 @@
 //! starts healthy, a key lands on the primary the helper names, a slot migrates with its keys,
 //! and a killed primary's replica takes over.
 
-#[allow(dead_code)]
-#[path = "support/cluster.rs"]
-mod cluster;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use cluster::Cluster;
+use support::cluster::Cluster;
 
 /// Starts a cluster and says how long it took (visible with `--nocapture`).
 fn start() -> Cluster {

@@ -159,22 +159,7 @@ impl TlsServer {
             .spawn()
             .expect("redis-server on PATH");
         let server = TlsServer { child, port };
-        let ready = || {
-            Command::new("redis-cli")
-                .args([
-                    "--tls",
-                    "--cacert",
-                    &pki.s("ca.crt"),
-                    "--cert",
-                    &pki.s("client.crt"),
-                    "--key",
-                    &pki.s("client.key"),
-                ])
-                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "PING"])
-                .stdin(Stdio::null())
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG")
-        };
+        let ready = || server.cli(pki, &["PING"]).trim() == "PONG";
         assert!(
             eventually(Duration::from_secs(10), ready),
             "the TLS server did not come up"

@@ -16,6 +16,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::eventually;
+
 /// Bound on one `redis-cli` run (a command, not `--cluster create`).
 const CLI_LIMIT: Duration = Duration::from_secs(10);
 /// Bound on `redis-cli --cluster create`.
@@ -221,20 +223,6 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Option<Output> {
         stdout,
         stderr,
     })
-}
-
-/// Polls `cond` until it holds, at most `limit`; whether it held.
-fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 fn spawn_node(port: u16, dir: &Path) -> Child {
