@@ -1,18 +1,14 @@
 # Shared by scripts/demo, scripts/test and .ci/run: make sure redis-server and redis-cli (and
 # openssl, which the TLS tests use to make certificates) are on PATH, installing Debian's
 # packages when they are missing.
+source "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
+
 ensure_redis_server() {
     if command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null; then
         return 0
     fi
     echo "redis-server or openssl not found: installing Debian's redis-server and openssl packages" >&2
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then
-        command -v sudo >/dev/null || { echo "need root or sudo to install redis-server" >&2; return 1; }
-        sudo="sudo"
-    fi
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server openssl >/dev/null
+    install_debian_packages redis-server openssl
     command -v redis-server >/dev/null && command -v openssl >/dev/null
 }
 

@@ -1,0 +1,158 @@
+//! The load report: drives the service over HTTP, first `/direct`, then `/cached`, with many
+//! concurrent clients cycling over a set of values; measures requests per second and latency,
+//! reads the function's executions from `/stats`, and writes a table, JSON and an SVG chart.
+
+mod chart;
+mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub use report::{CacheCounts, Latency, Phase, Report};
+
+use crate::Error;
+use crate::work::ExecutionCounts;
+
+/// What to drive, how hard and for how long.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The service's base URL, e.g. `http://127.0.0.1:8080`.
+    pub target: String,
+    /// How long each route is driven.
+    pub phase: Duration,
+    /// Clients sending requests at once.
+    pub concurrency: usize,
+    /// How many different values the clients cycle over.
+    pub values: usize,
+    /// The cached route's refresh age (2 s in the demo), for the bound on its executions.
+    pub refresh: Duration,
+    /// Where `report.json` and `latency.svg` go.
+    pub out: PathBuf,
+}
+
+/// Runs both phases and writes `report.json` and `latency.svg` into `config.out`.
+pub async fn run(config: &LoadConfig) -> Result<Report, Error> {
+    if config.concurrency == 0 || config.values == 0 || config.phase.is_zero() {
+        return Err(Error::Usage(
+            "--concurrency, --values and --seconds must be above 0".into(),
+        ));
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(config.concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Load(format!("HTTP client: {e}")))?;
+    let base = config.target.trim_end_matches('/').to_owned();
+    let (direct, direct_latencies) = phase(&client, &base, "direct", config).await?;
+    let cached_before = function_counts(&client, &base).await?;
+    let (cached, cached_latencies) = phase(&client, &base, "cached", config).await?;
+    let cached_after = function_counts(&client, &base).await?;
+    let report = Report::new(config, direct, cached, cached_after.since(&cached_before));
+    std::fs::create_dir_all(&config.out).map_err(|e| Error::Write(config.out.clone(), e))?;
+    let json = config.out.join("report.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Load(e.to_string()))?;
+    std::fs::write(&json, text + "\n").map_err(|e| Error::Write(json.clone(), e))?;
+    let svg = config.out.join("latency.svg");
+    chart::draw(&svg, &report, &direct_latencies, &cached_latencies)?;
+    Ok(report)
+}
+
+/// Drives one route for `config.phase`; returns its summary and every latency, sorted.
+async fn phase(
+    client: &reqwest::Client,
+    base: &str,
+    route: &'static str,
+    config: &LoadConfig,
+) -> Result<(Phase, Vec<Duration>), Error> {
+    let before = executions(client, base).await?;
+    let started = Instant::now();
+    let deadline = started + config.phase;
+    let base: Arc<str> = Arc::from(base);
+    let tasks: Vec<_> = (0..config.concurrency)
+        .map(|client_no| {
+            let (client, base) = (client.clone(), Arc::clone(&base));
+            let (values, concurrency) = (config.values, config.concurrency);
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0u64);
+                let mut i = 0;
+                while Instant::now() < deadline {
+                    let value = (client_no + i * concurrency) % values;
+                    i += 1;
+                    let url = format!("{base}/{route}/v{value}");
+                    let sent = Instant::now();
+                    match get(&client, &url).await {
+                        Ok(_) => latencies.push(sent.elapsed()),
+                        Err(e) => {
+                            errors += 1;
+                            tracing::debug!("load: {url}: {e}");
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for task in tasks {
+        let (l, e) = task
+            .await
+            .map_err(|e| Error::Load(format!("a client failed: {e}")))?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    let after = executions(client, base.as_ref()).await?;
+    latencies.sort_unstable();
+    let ran = match route {
+        "direct" => after.direct.saturating_sub(before.direct),
+        _ => after.cached.saturating_sub(before.cached),
+    };
+    let phase = Phase::new(route, &latencies, errors, elapsed, ran);
+    Ok((phase, latencies))
+}
+
+/// One request; it counts once the whole body has arrived.
+async fn get(client: &reqwest::Client, url: &str) -> Result<(), reqwest::Error> {
+    let response = client.get(url).send().await?.error_for_status()?;
+    response.bytes().await?;
+    Ok(())
+}
+
+/// Reads `/stats` as JSON.
+async fn stats(client: &reqwest::Client, base: &str) -> Result<Value, Error> {
+    let url = format!("{base}/stats");
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| Error::Load(format!("{url}: {e}")))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Error::Load(format!("{url}: {e}")))?;
+    serde_json::from_slice(&body).map_err(|e| Error::Load(format!("{url}: not JSON: {e}")))
+}
+
+async fn executions(client: &reqwest::Client, base: &str) -> Result<ExecutionCounts, Error> {
+    let stats = stats(client, base).await?;
+    serde_json::from_value(stats["executions"].clone())
+        .map_err(|e| Error::Load(format!("/stats has no executions: {e}")))
+}
+
+/// The cached function's counters, as `/stats` shows them.
+async fn function_counts(client: &reqwest::Client, base: &str) -> Result<CacheCounts, Error> {
+    let stats = stats(client, base).await?;
+    let function = &stats["functions"]["demo::cached"];
+    let field = |name: &str| function[name].as_u64().unwrap_or(0);
+    Ok(CacheCounts {
+        hits: field("success"),
+        misses: field("missed"),
+        refreshes: field("refresh"),
+        waited: field("sleep"),
+        errors: field("errors"),
+    })
+}

@@ -1,0 +1,212 @@
+//! What a load run measured, as JSON and as a table.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::LoadConfig;
+
+/// A whole load run: both routes and what the cache did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The service driven.
+    pub target: String,
+    /// Seconds each route was driven.
+    pub seconds_per_route: f64,
+    /// Clients sending at once.
+    pub concurrency: usize,
+    /// Values cycled over.
+    pub values: usize,
+    /// `/direct`: the function on every request.
+    pub direct: Phase,
+    /// `/cached`: the function through the cache.
+    pub cached: Phase,
+    /// `/cached`'s requests per second over `/direct`'s.
+    pub throughput_speedup: f64,
+    /// `/direct`'s median latency over `/cached`'s.
+    pub p50_speedup: f64,
+    /// The most executions `/cached` may cause: per value, one on its first miss and at most
+    /// one per refresh period after that.
+    pub cached_execution_bound: u64,
+    /// The cached function's counters during the `/cached` phase.
+    pub cache: CacheCounts,
+}
+
+/// One route's requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// `direct` or `cached`.
+    pub route: String,
+    /// Requests answered with 200.
+    pub requests: u64,
+    /// Requests that failed (status or transport).
+    pub errors: u64,
+    /// How long the phase took, in seconds, until its last response.
+    pub seconds: f64,
+    /// Successful requests per second.
+    pub requests_per_second: f64,
+    /// Latency of the successful requests.
+    pub latency_ms: Latency,
+    /// Executions of the function during the phase, from `/stats`.
+    pub executions: u64,
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+/// Counter changes of the cached function, from `/stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheCounts {
+    /// Served from the cache.
+    pub hits: u64,
+    /// Found nothing.
+    pub misses: u64,
+    /// Executions the cache started.
+    pub refreshes: u64,
+    /// Times a caller waited for another's execution.
+    pub waited: u64,
+    /// Redis operations that failed.
+    pub errors: u64,
+}
+
+impl CacheCounts {
+    /// What changed from `before` to `self`.
+    pub fn since(&self, before: &CacheCounts) -> CacheCounts {
+        CacheCounts {
+            hits: self.hits.saturating_sub(before.hits),
+            misses: self.misses.saturating_sub(before.misses),
+            refreshes: self.refreshes.saturating_sub(before.refreshes),
+            waited: self.waited.saturating_sub(before.waited),
+            errors: self.errors.saturating_sub(before.errors),
+        }
+    }
+}
+
+impl Phase {
+    /// Summarizes `latencies` (sorted).
+    pub fn new(
+        route: &str,
+        latencies: &[Duration],
+        errors: u64,
+        elapsed: Duration,
+        executions: u64,
+    ) -> Phase {
+        let requests = latencies.len() as u64;
+        Phase {
+            route: route.to_owned(),
+            requests,
+            errors,
+            seconds: elapsed.as_secs_f64(),
+            requests_per_second: requests as f64 / elapsed.as_secs_f64().max(1e-9),
+            latency_ms: Latency {
+                p50: percentile(latencies, 50.0),
+                p90: percentile(latencies, 90.0),
+                p99: percentile(latencies, 99.0),
+                max: percentile(latencies, 100.0),
+            },
+            executions,
+        }
+    }
+}
+
+/// The `p`th percentile of sorted `latencies` in ms (nearest rank); 0 when there are none.
+pub(super) fn percentile(latencies: &[Duration], p: f64) -> f64 {
+    if latencies.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
+    let i = rank.clamp(1, latencies.len()) - 1;
+    latencies[i].as_secs_f64() * 1000.0
+}
+
+impl Report {
+    /// Puts the phases together.
+    pub fn new(config: &LoadConfig, direct: Phase, cached: Phase, cache: CacheCounts) -> Report {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let periods = config.phase.as_secs_f64() / config.refresh.as_secs_f64().max(1e-3);
+        Report {
+            target: config.target.clone(),
+            seconds_per_route: config.phase.as_secs_f64(),
+            concurrency: config.concurrency,
+            values: config.values,
+            throughput_speedup: ratio(cached.requests_per_second, direct.requests_per_second),
+            p50_speedup: ratio(direct.latency_ms.p50, cached.latency_ms.p50),
+            cached_execution_bound: config.values as u64 * (1 + periods.ceil() as u64),
+            direct,
+            cached,
+            cache,
+        }
+    }
+}
+
+/// The table the `load` command prints.
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} clients, {} values, {:.0} s per route, against {}",
+            self.concurrency, self.values, self.seconds_per_route, self.target
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "| route | requests | errors | requests/s | p50 ms | p90 ms | p99 ms | max ms | executions |"
+        )?;
+        writeln!(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        for p in [&self.direct, &self.cached] {
+            let l = &p.latency_ms;
+            writeln!(
+                f,
+                "| `/{}` | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+                p.route,
+                p.requests,
+                p.errors,
+                p.requests_per_second,
+                l.p50,
+                l.p90,
+                l.p99,
+                l.max,
+                p.executions
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "speed-up: {:.0}x the requests/s, {:.0}x faster at the median; /cached ran the \
+             function {} times (bound {}), hits {}, misses {}, waited for another's run {}",
+            self.throughput_speedup,
+            self.p50_speedup,
+            self.cached.executions,
+            self.cached_execution_bound,
+            self.cache.hits,
+            self.cache.misses,
+            self.cache.waited
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&ms, 50.0), 50.0);
+        assert_eq!(percentile(&ms, 99.0), 99.0);
+        assert_eq!(percentile(&ms, 100.0), 100.0);
+        assert_eq!(percentile(&ms[..1], 99.0), 1.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}
