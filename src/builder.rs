@@ -8,10 +8,27 @@ use crate::connect::{Certs, SentinelTopology, Topology};
 use crate::{Error, key};
 
 /// Default bound on each Redis operation.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(rediscache::DEFAULT_TIMEOUT, Duration::from_secs(1));
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default largest entry the cache stores.
+///
+/// ```
+/// assert_eq!(rediscache::DEFAULT_MAX_VALUE_BYTES, 8 << 20);
+/// ```
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 8 * 1024 * 1024;
 /// Default key prefix.
+///
+/// ```
+/// use rediscache::RedisCache;
+///
+/// let cache = RedisCache::builder().build()?;
+/// assert_eq!(cache.prefix(), rediscache::DEFAULT_PREFIX);
+/// # Ok::<(), rediscache::Error>(())
+/// ```
 pub const DEFAULT_PREFIX: &str = "rediscache";
 
 /// Configures a [`RedisCache`]. Settings given here beat the environment
@@ -82,6 +99,20 @@ impl RedisCacheBuilder {
     /// Connects to this URL: `redis://[user:password@]host[:port][/db]`. Replaces every
     /// connection setting of the environment; `host`, `port`, `db` and `password` given here
     /// still override its parts.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder()
+    ///     .url("redis://app:secret@10.0.0.5:6380/3")
+    ///     .build()?;
+    /// // The password stays out of Debug output.
+    /// assert_eq!(format!("{cache:?}").contains("secret"), false);
+    /// assert!(format!("{cache:?}").contains("redis://app:***@10.0.0.5:6380/3"));
+    /// // A malformed URL is an error from build(), not a panic or a failed call later.
+    /// assert!(RedisCache::builder().url("http://nope").build().is_err());
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
@@ -154,6 +185,17 @@ impl RedisCacheBuilder {
 
     /// Presents this client certificate and private key (PEM files) to servers that check
     /// clients (`tls-auth-clients yes`). Read by `build()`.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// // The files are read by build(): a missing one is an error naming it.
+    /// let missing = RedisCache::builder()
+    ///     .url("rediss://redis.internal:6380/0")
+    ///     .tls_client_cert("/nonexistent/client.crt", "/nonexistent/client.key")
+    ///     .build();
+    /// assert!(missing.is_err());
+    /// ```
     pub fn tls_client_cert(
         mut self,
         cert: impl Into<std::path::PathBuf>,
@@ -164,30 +206,74 @@ impl RedisCacheBuilder {
     }
 
     /// The Redis host name or address.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().from_env(false).host("10.0.0.5").build()?;
+    /// assert!(format!("{cache:?}").contains("redis://10.0.0.5:6379/0"));
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.fields.host = Some(host.into());
         self
     }
 
     /// The Redis port.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().from_env(false).port(6380).build()?;
+    /// assert!(format!("{cache:?}").contains(":6380/0"));
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn port(mut self, port: u16) -> Self {
         self.fields.port = Some(port);
         self
     }
 
     /// The Redis database index.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().from_env(false).db(5).build()?;
+    /// assert!(format!("{cache:?}").contains("redis://localhost:6379/5"));
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn db(mut self, db: i64) -> Self {
         self.fields.db = Some(db);
         self
     }
 
     /// The ACL user name (Redis 6+); without it, `password` authenticates the default user.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder()
+    ///     .from_env(false)
+    ///     .username("cache-user")
+    ///     .password("secret")
+    ///     .build()?;
+    /// assert!(format!("{cache:?}").contains("redis://cache-user:***@"));
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn username(mut self, username: impl Into<String>) -> Self {
         self.fields.username = Some(username.into());
         self
     }
 
     /// The password. It never appears in `Debug` output or logs.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().from_env(false).password("secret").build()?;
+    /// assert!(!format!("{cache:?}").contains("secret"));
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn password(mut self, password: impl Into<String>) -> Self {
         self.fields.password = Some(password.into());
         self
@@ -195,6 +281,24 @@ impl RedisCacheBuilder {
 
     /// `false` turns the cache off: every call goes straight to the function and no
     /// connection is ever opened, so connection settings are not even checked. Default `true`.
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use rediscache::{cache, RedisCache};
+    ///
+    /// // In tests: no Redis needed, even a bad URL is fine; every call runs the function.
+    /// static CACHE: LazyLock<RedisCache> = LazyLock::new(|| {
+    ///     RedisCache::builder().url("redis://unreachable.invalid").enabled(false).build().unwrap()
+    /// });
+    ///
+    /// #[cache(cache = CACHE, refresh = 10, expire = 60)]
+    /// fn double(x: u32) -> u32 {
+    ///     x * 2
+    /// }
+    ///
+    /// assert!(!CACHE.is_enabled());
+    /// assert_eq!(double(21), 42);
+    /// ```
     pub fn enabled(mut self, enabled: bool) -> Self {
         self.enabled = Some(enabled);
         self
@@ -202,6 +306,15 @@ impl RedisCacheBuilder {
 
     /// The prefix of every key this cache writes (default `rediscache`); 1 to 64 characters,
     /// no braces. Caches with different prefixes share nothing, stats included.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().prefix("billing").build()?;
+    /// assert_eq!(cache.prefix(), "billing");
+    /// assert!(RedisCache::builder().prefix("no{braces}").build().is_err());
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
         self
@@ -209,6 +322,15 @@ impl RedisCacheBuilder {
 
     /// The longest any caller waits for one Redis operation, connecting included
     /// (default 1 s). Past it the call runs the function itself.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().timeout(Duration::from_millis(50)).build()?;
+    /// assert!(RedisCache::builder().timeout(Duration::ZERO).build().is_err());
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -217,6 +339,17 @@ impl RedisCacheBuilder {
     /// The longest a connection attempt may take (default 1 s). Connections are opened and
     /// re-opened in the background; a caller still never waits longer than
     /// [`timeout`](Self::timeout) for any one operation.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder()
+    ///     .timeout(Duration::from_millis(100))
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .build()?;
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -224,18 +357,43 @@ impl RedisCacheBuilder {
 
     /// The largest encoded value stored (default 8 MiB); larger values are returned to the
     /// caller but not stored, and a warning is logged.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().max_value_bytes(64 * 1024).build()?;
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn max_value_bytes(mut self, bytes: usize) -> Self {
         self.max_value_bytes = Some(bytes);
         self
     }
 
     /// Whether to read the `REDIS_*` environment variables (default `true`).
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// // Whatever REDIS_URL or REDIS_SERVICE_* say, this cache uses the defaults.
+    /// let cache = RedisCache::builder().from_env(false).build()?;
+    /// assert!(format!("{cache:?}").contains("redis://localhost:6379/0"));
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn from_env(mut self, read: bool) -> Self {
         self.use_env = Some(read);
         self
     }
 
     /// Validates the configuration and returns the cache. Never touches the network.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().url("redis://127.0.0.1:6379/0").build()?;
+    /// let bad = RedisCache::builder().url("redis://127.0.0.1:port/0").build();
+    /// assert!(matches!(bad, Err(rediscache::Error::Config { .. })));
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Config`] naming the setting or environment variable that is malformed.

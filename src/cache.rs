@@ -116,11 +116,26 @@ impl fmt::Debug for RedisCache {
 
 impl RedisCache {
     /// Starts a configuration; see [`RedisCacheBuilder`].
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// let cache = RedisCache::builder().prefix("myapp").build()?;
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn builder() -> RedisCacheBuilder {
         RedisCacheBuilder::default()
     }
 
     /// The cache configured by the environment and defaults: `RedisCache::builder().build()`.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// // REDIS_URL or REDIS_SERVICE_HOST/_PORT/_DB/_PASSWORD, else localhost:6379, db 0.
+    /// let cache = RedisCache::new()?;
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Config`] when an environment variable is malformed.
@@ -153,17 +168,39 @@ impl RedisCache {
     }
 
     /// Whether calls use Redis at all.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// assert!(RedisCache::builder().build()?.is_enabled());
+    /// assert!(!RedisCache::builder().enabled(false).build()?.is_enabled());
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn is_enabled(&self) -> bool {
         self.inner.topology.is_some()
     }
 
     /// The key prefix.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// assert_eq!(RedisCache::builder().prefix("app").build()?.prefix(), "app");
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
     pub fn prefix(&self) -> &str {
         &self.inner.prefix
     }
 
     /// The stats of every process using this Redis database and prefix. Includes everything
     /// this process counted before the call, and what others counted up to a second ago.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: &rediscache::RedisCache) -> Result<(), rediscache::Error> {
+    /// let stats = cache.stats().await?;
+    /// println!("{} hits, {} misses, {} computations", stats.success, stats.missed, stats.refresh);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// When Redis cannot be read; [`Error::Unavailable`] when the cache is disabled.
@@ -190,6 +227,14 @@ impl RedisCache {
 
     /// Reads the stats and resets them to zero in one atomic step.
     ///
+    /// ```no_run
+    /// # async fn demo(cache: &rediscache::RedisCache) -> Result<(), rediscache::Error> {
+    /// // Report the last interval's counts, starting the next from zero.
+    /// let last_minute = cache.take_stats().await?;
+    /// println!("hit ratio {:.2}", last_minute.success as f64 / (last_minute.success + last_minute.missed).max(1) as f64);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As [`stats`](Self::stats).
     pub async fn take_stats(&self) -> Result<Stats, Error> {
@@ -197,6 +242,13 @@ impl RedisCache {
     }
 
     /// [`stats`](Self::stats) for sync code; needs no runtime.
+    ///
+    /// ```no_run
+    /// # fn demo(cache: &rediscache::RedisCache) -> Result<(), rediscache::Error> {
+    /// let stats = cache.stats_blocking()?;
+    /// assert!(stats.success + stats.missed >= stats.default);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`stats`](Self::stats).
@@ -208,6 +260,13 @@ impl RedisCache {
 
     /// [`take_stats`](Self::take_stats) for sync code; needs no runtime.
     ///
+    /// ```no_run
+    /// # fn demo(cache: &rediscache::RedisCache) -> Result<(), rediscache::Error> {
+    /// let stats = cache.take_stats_blocking()?;
+    /// assert_eq!(cache.stats_blocking()?.success, 0); // if nothing was counted in between
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// As [`stats`](Self::stats).
     pub fn take_stats_blocking(&self) -> Result<Stats, Error> {
@@ -216,6 +275,15 @@ impl RedisCache {
 
     /// Checks that Redis answers and accepts the credentials.
     ///
+    /// ```no_run
+    /// # async fn demo(cache: &rediscache::RedisCache) {
+    /// // A readiness check: the real cause when Redis is away or refuses the password.
+    /// if let Err(e) = cache.ping().await {
+    ///     eprintln!("cache degraded: {e}");
+    /// }
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// The Redis error or timeout; [`Error::Unavailable`] when the cache is disabled.
     pub async fn ping(&self) -> Result<(), Error> {
@@ -223,6 +291,12 @@ impl RedisCache {
     }
 
     /// [`ping`](Self::ping) for sync code.
+    ///
+    /// ```no_run
+    /// # fn demo(cache: &rediscache::RedisCache) -> Result<(), rediscache::Error> {
+    /// cache.ping_blocking()?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`ping`](Self::ping).

@@ -95,6 +95,27 @@ pub fn configure(config: &WorkerConfig) -> Result<Arc<Demo>, Error> {
 
 /// [`configure`]s this process, binds the port and serves the routes in the background, with
 /// the page's history sampled every `config.sample_every`.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rediscache_demo::serve::{start_worker, WorkerConfig};
+///
+/// # async fn demo() -> Result<(), rediscache_demo::Error> {
+/// let worker = start_worker(&WorkerConfig {
+///     host: [127, 0, 0, 1].into(),
+///     port: 0, // any free port
+///     redis_url: "redis://127.0.0.1:6379/0".into(),
+///     prefix: "demo".into(),
+///     io: Duration::from_millis(500),
+///     rounds: 100_000,
+///     worker: 0,
+///     sample_every: Duration::from_secs(2),
+/// })
+/// .await?;
+/// println!("open http://{}/", worker.addr);
+/// worker.wait().await
+/// # }
+/// ```
 pub async fn start_worker(config: &WorkerConfig) -> Result<Worker, Error> {
     let demo = configure(config)?;
     let sampler = demo

@@ -34,6 +34,24 @@ pub struct LoadConfig {
 }
 
 /// Runs both phases and writes `report.json` and `latency.svg` into `config.out`.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rediscache_demo::load::{run, LoadConfig};
+///
+/// # async fn demo() -> Result<(), rediscache_demo::Error> {
+/// let report = run(&LoadConfig {
+///     target: "http://127.0.0.1:8080".into(),
+///     phase: Duration::from_secs(10),
+///     concurrency: 32,
+///     values: 20,
+///     refresh: Duration::from_secs(2),
+///     out: "target/load-report".into(),
+/// })
+/// .await?;
+/// println!("{report}"); // the table
+/// # Ok(()) }
+/// ```
 pub async fn run(config: &LoadConfig) -> Result<Report, Error> {
     if config.concurrency == 0 || config.values == 0 || config.phase.is_zero() {
         return Err(Error::Usage(
