@@ -144,18 +144,14 @@ async fn run(cli: Cli) -> Result<(), rediscache_demo::Error> {
             values,
             out,
         } => {
-            // Without a target, a worker of this process on a free port.
-            let local = match &target {
-                Some(_) => None,
+            // Without a target, a worker of this process on a free port, kept until the end.
+            let (target, _local) = match target {
+                Some(target) => (target, None),
                 None => {
                     let config = service.worker(IpAddr::from([127, 0, 0, 1]), 0, 0);
-                    Some(serve::start_worker(&config).await?)
+                    let worker = serve::start_worker(&config).await?;
+                    (format!("http://{}", worker.addr), Some(worker))
                 }
-            };
-            let target = match (&target, &local) {
-                (Some(t), _) => t.clone(),
-                (None, Some(w)) => format!("http://{}", w.addr),
-                (None, None) => unreachable!("a local worker runs when no target is given"),
             };
             let config = LoadConfig {
                 target,
