@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::__private::Options;
@@ -12,6 +12,7 @@ use crate::builder::RedisCacheBuilder;
 use crate::connect::{Certs, Topology};
 use crate::flight::Flights;
 use crate::key::Key;
+use crate::pending::Pending;
 use crate::stats::{Counter, Stats};
 use crate::{Error, background};
 
@@ -94,8 +95,8 @@ pub(crate) struct Inner {
     pub(crate) max_value_bytes: usize,
     backend: OnceLock<Option<Backend>>,
     pub(crate) flights: Arc<Flights>,
-    /// Functions whose counts this cache flushes.
-    functions: Mutex<Vec<&'static Options>>,
+    /// Counts not yet added to Redis.
+    pending: Pending,
     /// Held while pending counts travel to Redis, so a stats read sees them.
     flushing: tokio::sync::Mutex<()>,
     flusher_started: AtomicBool,
@@ -155,7 +156,7 @@ impl RedisCache {
                 max_value_bytes: settings.max_value_bytes,
                 backend: OnceLock::new(),
                 flights: Arc::default(),
-                functions: Mutex::default(),
+                pending: Pending::default(),
                 flushing: tokio::sync::Mutex::new(()),
                 flusher_started: AtomicBool::new(false),
             }),
@@ -339,27 +340,10 @@ impl Inner {
         Key::new(&self.prefix, name, args)
     }
 
-    /// Counts `c` for function `opts`: one atomic add; the first count of a function also
-    /// registers it for flushing.
+    /// Counts `c` for function `opts`: one atomic add on the common path.
     pub(crate) fn count(&self, opts: &'static Options, c: Counter) {
-        opts.stats.counters.add(c);
+        self.pending.count(opts, c);
         crate::observe::event(opts, c);
-        if !opts.stats.registered.load(Ordering::Relaxed)
-            && !opts.stats.registered.swap(true, Ordering::Relaxed)
-        {
-            self.functions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(opts);
-        }
-    }
-
-    /// The functions that counted something here.
-    fn functions(&self) -> Vec<&'static Options> {
-        self.functions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
     }
 
     /// Where this process adds its counts. On a cluster, processes spread their counts over
@@ -384,25 +368,20 @@ impl Inner {
     /// Adds this process's pending counts to Redis, as totals and per function.
     async fn flush(self: &Arc<Self>) -> Result<(), Error> {
         let _flushing = self.flushing.lock().await;
-        let taken: Vec<_> = self
-            .functions()
-            .into_iter()
-            .map(|f| (f, f.stats.counters.take()))
-            .filter(|(_, counts)| !counts.is_empty())
-            .collect();
+        let taken = self.pending.take();
         if taken.is_empty() {
             return Ok(());
         }
-        let per_function: Vec<(&str, &[(Counter, u64)])> =
-            taken.iter().map(|(f, c)| (f.name, c.as_slice())).collect();
+        let per_function: Vec<(&str, &[(Counter, u64)])> = taken
+            .iter()
+            .map(|t| (t.function, t.counts.as_slice()))
+            .collect();
         let result = match self.backend() {
             Ok(b) => b.add_stats(&self.stats_key(), &per_function).await,
             Err(e) => Err(e),
         };
         if result.is_err() {
-            for (f, counts) in &taken {
-                f.stats.counters.restore(counts);
-            }
+            Pending::restore(&taken);
         }
         result
     }
@@ -434,11 +413,7 @@ impl Inner {
             loop {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
-                if inner
-                    .functions()
-                    .iter()
-                    .any(|f| !f.stats.counters.is_empty())
-                {
+                if inner.pending.any() {
                     if let Err(e) = inner.flush().await {
                         tracing::debug!(error = %e, "rediscache: stats flush failed; will retry");
                     }

@@ -75,6 +75,7 @@ mod error;
 mod flight;
 mod key;
 mod observe;
+mod pending;
 mod policy;
 mod script;
 mod shape;

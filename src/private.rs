@@ -30,11 +30,13 @@ pub struct Options {
 }
 
 /// A cached function's pending counts, in its `static` options: counting is one atomic add,
-/// with no lookup. The cache that first counts for the function flushes them.
+/// with no lookup. The cache that first counts for the function owns and flushes them (see
+/// `pending.rs`).
 #[derive(Debug)]
 pub struct FunctionStats {
     pub(crate) counters: crate::stats::Counters,
-    pub(crate) registered: std::sync::atomic::AtomicBool,
+    /// The id of the cache that owns `counters`; 0 until one counts.
+    pub(crate) owner: std::sync::atomic::AtomicU64,
     /// `rediscache_events_total{function, event}` handles, registered on first use.
     pub(crate) metrics: std::sync::OnceLock<[metrics::Counter; 8]>,
 }
@@ -44,7 +46,7 @@ impl FunctionStats {
     pub const fn new() -> FunctionStats {
         FunctionStats {
             counters: crate::stats::Counters::new(),
-            registered: std::sync::atomic::AtomicBool::new(false),
+            owner: std::sync::atomic::AtomicU64::new(0),
             metrics: std::sync::OnceLock::new(),
         }
     }

@@ -147,3 +147,37 @@ async fn stats_by_function_break_the_totals_down() {
         "take_stats resets them too"
     );
 }
+
+/// Regression: a function's counts went to the first cache that counted for it, so a function
+/// whose `cache = ..` picks a cache per call (a cache per tenant, per region) showed every
+/// call in the first cache's stats and none in the others'.
+#[tokio::test]
+async fn a_function_used_with_two_caches_counts_in_each() {
+    static A: OnceLock<RedisCache> = OnceLock::new();
+    static B: OnceLock<RedisCache> = OnceLock::new();
+    let (server_a, server_b) = (RedisServer::start(), RedisServer::start());
+    A.set(cache_on(&server_a)).unwrap();
+    B.set(cache_on(&server_b)).unwrap();
+
+    #[cache(
+        cache = if _in_b { B.get().unwrap() } else { A.get().unwrap() },
+        name = "picked", refresh = 10, expire = 60, wait = true, skip(_in_b)
+    )]
+    async fn picked(_in_b: bool, x: u32) -> u32 {
+        x + 1
+    }
+
+    for in_b in [false, false, true, true, true] {
+        assert_eq!(picked(in_b, 1).await, 2);
+    }
+    let (a, b) = (A.get().unwrap(), B.get().unwrap());
+    let (sa, sb) = (a.stats().await.unwrap(), b.stats().await.unwrap());
+    assert_eq!((sa.missed, sa.success, sa.refresh), (1, 1, 1), "A: {sa:?}");
+    assert_eq!((sb.missed, sb.success, sb.refresh), (1, 2, 1), "B: {sb:?}");
+    assert_eq!(b.stats_by_function().await.unwrap()["picked"], sb);
+    // Both keep counting, each its own calls.
+    picked(false, 1).await;
+    picked(true, 1).await;
+    assert_eq!(a.stats().await.unwrap().success, 2);
+    assert_eq!(b.stats().await.unwrap().success, 3);
+}
