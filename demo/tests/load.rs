@@ -73,7 +73,12 @@ fn the_short_load_report_shows_the_cache_faster_with_bounded_executions() {
         (values..=r.cached_execution_bound).contains(&cached.executions),
         "cached executions out of bounds: {json}"
     );
-    assert_eq!(r.cache.refreshes, cached.executions, "{json}");
+    // The cache counts a run as it starts it, the demo as the function begins: a refresh still
+    // starting when /stats was read may be in one count and not yet in the other.
+    assert!(
+        r.cache.refreshes.abs_diff(cached.executions) <= values,
+        "{json}"
+    );
     assert_eq!(r.cache.errors, 0, "{json}");
     assert!(
         r.cache.hits > 0 && r.cache.hits <= cached.requests,

@@ -134,10 +134,13 @@ async fn workers_share_one_port_one_redis_and_one_computation_per_value() {
             .expect("stats")
             .2;
         let value = format!("{base}/cached/shared-{attempt}");
-        let calls = (0..12).map(|_| {
-            let (client, value) = (client.clone(), value.clone());
-            tokio::spawn(async move { get(&client, &value).await })
-        });
+        let started = Instant::now();
+        let calls: Vec<_> = (0..12)
+            .map(|_| {
+                let (client, value) = (client.clone(), value.clone());
+                tokio::spawn(async move { get(&client, &value).await })
+            })
+            .collect();
         let mut bodies = Vec::new();
         let mut workers = BTreeSet::new();
         for call in calls {
@@ -154,12 +157,16 @@ async fn workers_share_one_port_one_redis_and_one_computation_per_value() {
             .await
             .expect("stats")
             .2;
+        let took = started.elapsed();
         let ran = |s: &Value| s["executions"]["cached"].as_u64().unwrap_or(0);
-        assert_eq!(
-            ran(&after) - ran(&before),
-            1,
-            "one execution for 12 callers"
-        );
+        let ran = ran(&after) - ran(&before);
+        // The value is fresh for 2 s: a caller that a loaded machine delayed past that gets it
+        // stale (the same body) and may start one refresh. Within 2 s, exactly one run.
+        if took < Duration::from_millis(1900) {
+            assert_eq!(ran, 1, "one execution for 12 callers in {took:?}");
+        } else {
+            assert!(ran <= 2, "{ran} executions for 12 callers in {took:?}");
+        }
         if workers.len() == 2 {
             shared_across_workers = true;
             break;

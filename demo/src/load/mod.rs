@@ -14,7 +14,6 @@ use serde_json::Value;
 pub use report::{CacheCounts, Latency, Phase, Report};
 
 use crate::Error;
-use crate::work::ExecutionCounts;
 
 /// What to drive, how hard and for how long.
 #[derive(Debug, Clone)]
@@ -64,11 +63,10 @@ pub async fn run(config: &LoadConfig) -> Result<Report, Error> {
         .build()
         .map_err(|e| Error::Load(format!("HTTP client: {e}")))?;
     let base = config.target.trim_end_matches('/').to_owned();
-    let (direct, direct_latencies) = phase(&client, &base, "direct", config).await?;
-    let cached_before = function_counts(&client, &base).await?;
-    let (cached, cached_latencies) = phase(&client, &base, "cached", config).await?;
-    let cached_after = function_counts(&client, &base).await?;
-    let report = Report::new(config, direct, cached, cached_after.since(&cached_before));
+    let (direct, direct_latencies, ..) = phase(&client, &base, "direct", config).await?;
+    let (cached, cached_latencies, before, after) = phase(&client, &base, "cached", config).await?;
+    let cache = function_counts(&after).since(&function_counts(&before));
+    let report = Report::new(config, direct, cached, cache);
     std::fs::create_dir_all(&config.out).map_err(|e| Error::Write(config.out.clone(), e))?;
     let json = config.out.join("report.json");
     let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Load(e.to_string()))?;
@@ -78,14 +76,15 @@ pub async fn run(config: &LoadConfig) -> Result<Report, Error> {
     Ok(report)
 }
 
-/// Drives one route for `config.phase`; returns its summary and every latency, sorted.
+/// Drives one route for `config.phase`; returns its summary, every latency (sorted), and
+/// `/stats` before and after.
 async fn phase(
     client: &reqwest::Client,
     base: &str,
     route: &'static str,
     config: &LoadConfig,
-) -> Result<(Phase, Vec<Duration>), Error> {
-    let before = executions(client, base).await?;
+) -> Result<(Phase, Vec<Duration>, Value, Value), Error> {
+    let before = stats(client, base).await?;
     let started = Instant::now();
     let deadline = started + config.phase;
     let base: Arc<str> = Arc::from(base);
@@ -122,14 +121,11 @@ async fn phase(
         errors += e;
     }
     let elapsed = started.elapsed();
-    let after = executions(client, base.as_ref()).await?;
+    let after = stats(client, base.as_ref()).await?;
     latencies.sort_unstable();
-    let ran = match route {
-        "direct" => after.direct.saturating_sub(before.direct),
-        _ => after.cached.saturating_sub(before.cached),
-    };
+    let ran = executions(&after, route)?.saturating_sub(executions(&before, route)?);
     let phase = Phase::new(route, &latencies, errors, elapsed, ran);
-    Ok((phase, latencies))
+    Ok((phase, latencies, before, after))
 }
 
 /// One request; it counts once the whole body has arrived.
@@ -155,22 +151,22 @@ async fn stats(client: &reqwest::Client, base: &str) -> Result<Value, Error> {
     serde_json::from_slice(&body).map_err(|e| Error::Load(format!("{url}: not JSON: {e}")))
 }
 
-async fn executions(client: &reqwest::Client, base: &str) -> Result<ExecutionCounts, Error> {
-    let stats = stats(client, base).await?;
-    serde_json::from_value(stats["executions"].clone())
-        .map_err(|e| Error::Load(format!("/stats has no executions: {e}")))
+/// The function's executions for `route` in a `/stats` reading.
+fn executions(stats: &Value, route: &str) -> Result<u64, Error> {
+    stats["executions"][route]
+        .as_u64()
+        .ok_or_else(|| Error::Load(format!("/stats has no executions.{route}: {stats}")))
 }
 
-/// The cached function's counters, as `/stats` shows them.
-async fn function_counts(client: &reqwest::Client, base: &str) -> Result<CacheCounts, Error> {
-    let stats = stats(client, base).await?;
+/// The cached function's counters in a `/stats` reading.
+fn function_counts(stats: &Value) -> CacheCounts {
     let function = &stats["functions"]["demo::cached"];
     let field = |name: &str| function[name].as_u64().unwrap_or(0);
-    Ok(CacheCounts {
+    CacheCounts {
         hits: field("success"),
         misses: field("missed"),
         refreshes: field("refresh"),
         waited: field("sleep"),
         errors: field("errors"),
-    })
+    }
 }
