@@ -1,34 +1,26 @@
 //! The Redis side: the commands the cache sends, each bounded by the configured timeout and
-//! guarded by the circuit breaker, over connections of any topology (see `connect.rs`) that
-//! recover from failures by themselves.
-//!
-//! A connection's driver task lives on the runtime that first uses it, and a reply wakes the
-//! caller from there. So async callers get a connection of their own runtime (a hit then costs
-//! what a raw `GET` costs, with no hop between runtimes), while sync callers, background work
-//! and the subscriber use connections of the crate's background runtime, which outlives any
-//! caller's runtime. Connections of runtimes that have shut down are dropped as new ones come.
+//! guarded by the circuit breaker, over connections of any topology (see `connect.rs`), one per
+//! runtime, replaced when they break (see `conns.rs`).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use tokio::runtime::{Handle, Id as RuntimeId};
+use tokio::runtime::Handle;
 
 use crate::Error;
 use crate::breaker::{self, Breaker};
 use crate::connect::{Certs, Conn, Connector, Topology};
+use crate::conns::Conns;
 use crate::key::Key;
 use crate::policy::px;
 use crate::script;
 use crate::stats::Counter;
 use crate::throttle::Throttle;
 use crate::wakeup::{Subscription, Wakeups};
-
-/// Runtimes whose connections are kept; more means some have shut down.
-const MAX_RUNTIME_CONNECTIONS: usize = 8;
 
 /// How long misses compute for themselves after Redis refused a write.
 const WRITES_REFUSED_FOR_MS: u64 = 1_000;
@@ -46,12 +38,7 @@ pub(crate) enum Lease {
 
 /// Connections to one Redis server or cluster.
 pub(crate) struct Backend {
-    connector: Connector,
-    /// The background runtime's connection, opened on first use there.
-    conn: tokio::sync::OnceCell<Conn>,
-    background: Option<RuntimeId>,
-    /// Connections of callers' runtimes, most recent last.
-    local: RwLock<Vec<(RuntimeId, Conn)>>,
+    conns: Conns,
     /// Whether a single command may take longer than the connection's own timeouts (a cluster
     /// redirects and retries; a sentinel setup asks the sentinels first), so it needs the outer
     /// bound too.
@@ -78,10 +65,7 @@ impl Backend {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let wakeups = Wakeups::start(connector.subscriber(tx, timeout)?, rx, timeout);
         Ok(Backend {
-            connector,
-            conn: tokio::sync::OnceCell::new(),
-            background: Handle::try_current().ok().map(|h| h.id()),
-            local: RwLock::default(),
+            conns: Conns::new(connector, Handle::try_current().ok().map(|h| h.id())),
             composite: !matches!(topology, Topology::Single(_)),
             breaker: Breaker::default(),
             writes_refused_until: AtomicU64::new(0),
@@ -91,34 +75,17 @@ impl Backend {
         })
     }
 
-    /// The connection for the current runtime: see the module docs.
-    async fn conn(&self) -> Result<Conn, Error> {
-        let id = match Handle::try_current() {
-            Ok(h) if Some(h.id()) != self.background => h.id(),
-            _ => {
-                return self
-                    .conn
-                    .get_or_try_init(|| self.connector.open())
-                    .await
-                    .cloned();
-            }
-        };
-        {
-            let local = self.local.read().unwrap_or_else(|p| p.into_inner());
-            if let Some((_, c)) = local.iter().rev().find(|(i, _)| *i == id) {
-                return Ok(c.clone());
-            }
-        }
-        let conn = self.connector.open().await?;
-        let mut local = self.local.write().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, c)) = local.iter().rev().find(|(i, _)| *i == id) {
-            return Ok(c.clone());
-        }
-        if local.len() >= MAX_RUNTIME_CONNECTIONS {
-            local.remove(0);
-        }
-        local.push((id, conn.clone()));
-        Ok(conn)
+    /// Runs `op` on this runtime's connection; a broken connection is replaced for the next
+    /// operation.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let (conn, ticket) = self.conns.get().await?;
+        let result = op(conn).await.map_err(Error::from);
+        self.conns.check(&ticket, &result);
+        result
     }
 
     /// Runs one operation on this runtime's connection within the timeout, through the
@@ -133,8 +100,7 @@ impl Backend {
                 "redis is unreachable; the circuit breaker is open",
             ));
         }
-        let run = async { op(self.conn().await?).await.map_err(Error::from) };
-        let result = match tokio::time::timeout(self.timeout, run).await {
+        let result = match tokio::time::timeout(self.timeout, self.run(op)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout(self.timeout)),
         };
@@ -159,10 +125,7 @@ impl Backend {
                 "redis is unreachable; the circuit breaker is open",
             ));
         }
-        let result = match self.conn().await {
-            Ok(conn) => op(conn).await.map_err(Error::from),
-            Err(e) => Err(e),
-        };
+        let result = self.run(op).await;
         self.report(&result);
         result
     }
@@ -343,13 +306,12 @@ impl Backend {
     /// Answers whether Redis is reachable and accepts our credentials. Goes to Redis even when
     /// the circuit breaker is open, so a health check sees the actual cause.
     pub(crate) async fn ping(&self) -> Result<(), Error> {
-        let run = async {
-            let mut conn = self.conn().await?;
-            Ok(redis::cmd("PING")
-                .query_async::<String>(&mut conn)
+        let run = self.run(|mut c| async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut c)
                 .await
-                .map(drop)?)
-        };
+                .map(drop)
+        });
         let result = match tokio::time::timeout(self.timeout, run).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout(self.timeout)),

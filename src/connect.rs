@@ -8,13 +8,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{
-    Client, Cmd, ConnectionInfo, Pipeline, ProtocolVersion, PushInfo, RedisFuture, RedisResult,
-    Value,
+    AsyncConnectionConfig, Client, Cmd, ConnectionInfo, Pipeline, ProtocolVersion, PushInfo,
+    RedisFuture, RedisResult, Value,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -117,10 +119,11 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// A command connection of either topology. Cheap to clone; clones share the connection.
+/// A command connection of any topology. Cheap to clone; clones share the connection.
 #[derive(Clone)]
 pub(crate) enum Conn {
-    Single(ConnectionManager),
+    /// Replaced by `conns.rs` when it breaks.
+    Single(MultiplexedConnection),
     Cluster(ClusterConnection),
     Sentinel(Arc<SentinelConn>),
 }
@@ -235,7 +238,7 @@ pub(crate) struct Connector {
     topology: Topology,
     timeout: Duration,
     certs: Option<Certs>,
-    single: Option<(Client, ConnectionManagerConfig)>,
+    single: Option<(Client, AsyncConnectionConfig)>,
     cluster: Option<redis::cluster::ClusterClient>,
     connect_timeout: Duration,
 }
@@ -259,11 +262,9 @@ impl Connector {
         };
         match topology {
             Topology::Single(info) => {
-                let config = ConnectionManagerConfig::new()
+                let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(connect_timeout))
-                    .set_response_timeout(Some(timeout))
-                    // One attempt per reconnect: the next call tries again.
-                    .set_number_of_retries(0);
+                    .set_response_timeout(Some(timeout));
                 connector.single = Some((connector.client((**info).clone())?, config));
             }
             Topology::Cluster(nodes) => {
@@ -321,13 +322,15 @@ impl Connector {
         }
     }
 
-    /// A command connection whose driver lives on the current runtime. A single server's is
-    /// opened lazily by its first command; a cluster's is opened here (it must learn the slots).
+    /// A command connection whose driver lives on the current runtime, connected (a
+    /// sentinel setup's connects on first use, once it has asked where the primary is).
     pub(crate) async fn open(&self) -> Result<Conn, Error> {
         if let Some((client, config)) = &self.single {
-            return Ok(Conn::Single(
-                client.get_connection_manager_lazy(config.clone())?,
-            ));
+            let connect = client.get_multiplexed_async_connection_with_config(config);
+            return match tokio::time::timeout(self.connect_timeout, connect).await {
+                Ok(conn) => Ok(Conn::Single(conn?)),
+                Err(_) => Err(Error::Timeout(self.connect_timeout)),
+            };
         }
         if let Topology::Sentinel(s) = &self.topology {
             return Ok(Conn::Sentinel(Arc::new(SentinelConn {

@@ -71,6 +71,7 @@ mod call_sync;
 mod codec;
 mod config;
 mod connect;
+mod conns;
 mod error;
 mod flight;
 mod key;
