@@ -71,11 +71,11 @@ pub fn costs(fx: &Fixture) {
         black_box(breaker_open_until.load(Ordering::Acquire));
     });
 
-    // `Backend::conn`: the caller's runtime id, then its `ConnectionManager` in a short list.
+    // `Conns::get`: the caller's runtime id, then its `MultiplexedConnection` in a short list.
     {
         let _rt = fx.rt.enter();
         let background = None::<tokio::runtime::Id>;
-        let local = RwLock::new(vec![(Handle::current().id(), fx.manager())]);
+        let local = RwLock::new(vec![(Handle::current().id(), fx.conn())]);
         total += time(
             "conn: runtime id + RwLock read + find + clone, drop",
             || {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use rediscache::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisCache};
+use redis::aio::MultiplexedConnection;
+use rediscache::{DEFAULT_PREFIX, RedisCache};
 use tokio::runtime::Runtime;
 
 use crate::support::RedisServer;
@@ -30,9 +30,6 @@ pub fn share(n: u64, i: usize) -> u64 {
 pub enum AsyncOp {
     /// `GET` on a multiplexed connection of the caller's runtime: the baseline.
     Raw,
-    /// Attribution: `GET` on a `ConnectionManager` of the caller's runtime, configured as the
-    /// crate's (src/backend.rs): what a hit's `GET` goes through.
-    Manager,
     /// A hit of the cached async function.
     Cached,
 }
@@ -41,7 +38,6 @@ pub enum AsyncOp {
 #[derive(Clone)]
 struct AsyncCaller {
     conn: MultiplexedConnection,
-    manager: ConnectionManager,
     raw_key: Arc<str>,
 }
 
@@ -50,7 +46,6 @@ impl AsyncCaller {
         let key = &*self.raw_key;
         let got: Option<Vec<u8>> = match op {
             AsyncOp::Raw => self.conn.get(key).await.expect("raw GET"),
-            AsyncOp::Manager => self.manager.get(key).await.expect("manager GET"),
             AsyncOp::Cached => return cached_async(black_box(1)).await,
         };
         got.expect("raw key present")
@@ -102,27 +97,12 @@ impl Fixture {
         let side_conn = side
             .block_on(client.get_multiplexed_async_connection())
             .expect("side connection");
-        // The crate's settings (src/backend.rs, with the builder's default timeouts).
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(DEFAULT_TIMEOUT))
-            .set_response_timeout(Some(DEFAULT_TIMEOUT))
-            .set_number_of_retries(0);
-        // Made in `rt`'s context, as the crate makes a caller runtime's connection.
-        let manager = {
-            let _rt = rt.enter();
-            client
-                .get_connection_manager_lazy(config)
-                .expect("connection manager")
-        };
-
         // Fill both entries (wait = true: the first call stores before returning). The async
-        // one is filled from a task of `rt`, which also opens the cache's connection for `rt`
-        // (and `manager`'s connection), as a user's first call would.
+        // one is filled from a task of `rt`, which also opens the cache's connection for `rt`,
+        // as a user's first call would.
         let want = vec![7u8; value_bytes()];
-        let mut first = manager.clone();
         let got = rt
             .block_on(rt.spawn(async move {
-                let _: Option<Vec<u8>> = first.get("nothing").await.expect("manager GET");
                 cached_async_invalidate(1).await.expect("invalidate");
                 cached_async(1).await
             }))
@@ -134,7 +114,6 @@ impl Fixture {
         let (raw_key, entry_key) = raw_twin(&server);
         let caller = AsyncCaller {
             conn,
-            manager,
             raw_key: raw_key.as_str().into(),
         };
         Fixture {
@@ -191,9 +170,9 @@ impl Fixture {
         })
     }
 
-    /// A clone of the attribution `ConnectionManager` (of `rt`).
-    pub fn manager(&self) -> ConnectionManager {
-        self.caller.manager.clone()
+    /// A clone of the raw multiplexed connection (of `rt`).
+    pub fn conn(&self) -> MultiplexedConnection {
+        self.caller.conn.clone()
     }
 }
 

@@ -23,8 +23,8 @@
 //! | `latency sync` | one call at a time from the main thread, no runtime | a blocking `redis::Connection` |
 //! | `throughput sync (64 threads)` | 64 threads calling at once | a blocking `redis::Connection` per thread |
 //!
-//! This follows where the crate's connections live (src/backend.rs): an async hit uses a
-//! `ConnectionManager` of the caller's own runtime, opened on its first call there, so the
+//! This follows where the crate's connections live (src/conns.rs): an async hit uses a
+//! `MultiplexedConnection` of the caller's own runtime, opened on its first call there, so the
 //! async baseline is a connection of that same runtime. A sync hit runs on the calling thread
 //! (a park/unpark `block_on`) over a connection of the crate's 2-worker background runtime.
 //! The sync groups therefore have a second baseline, `raw GET via block_on`: a multiplexed `GET`
@@ -68,10 +68,7 @@
 //!
 //! - `HITS_VALUE_BYTES`: the length of the returned `Vec<u8>`, 100 by default;
 //! - `HITS_ROUNDS`: the summary's rounds, 10 by default; 0 skips the summary;
-//! - `HITS_ATTRIBUTION=1`: adds the async variant `manager GET` (a raw `GET` on a
-//!   `ConnectionManager` of the caller's runtime, configured as the crate's: `cached hit` over
-//!   `manager GET` is the crate's own cost, above the connection type it uses) to the summary,
-//!   and prints the CPU cost of each step of a hit.
+//! - `HITS_ATTRIBUTION=1`: prints the CPU cost of each step of a hit.
 //!
 //! # Files
 //!

@@ -10,9 +10,9 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
+use crate::SYNC_VARIANTS;
 use crate::fixture::{AsyncOp, Fixture};
 use crate::sync::{SyncCaller, Team};
-use crate::{SYNC_VARIANTS, attribution};
 
 /// Blocks per round and calls per block, in the latency cases (one call at a time).
 const LATENCY: (u64, u64) = (20, 50);
@@ -149,11 +149,7 @@ pub fn run(fx: &Fixture, team: &Team, rounds: u64) {
         LATENCY.0, LATENCY.1, THROUGHPUT.0, THROUGHPUT.1
     );
 
-    let mut async_ops = vec![("raw GET", AsyncOp::Raw)];
-    if attribution() {
-        async_ops.push(("manager GET", AsyncOp::Manager));
-    }
-    async_ops.push(("cached hit", AsyncOp::Cached));
+    let async_ops = [("raw GET", AsyncOp::Raw), ("cached hit", AsyncOp::Cached)];
     let seq = async_ops
         .iter()
         .map(|&(name, op)| variant(name, move |n| fx.async_seq(op, n)))
