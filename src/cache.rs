@@ -336,7 +336,7 @@ impl Inner {
     }
 
     /// The key of function `name`'s entry for `args`.
-    pub(crate) fn key(&self, name: &str, args: &str) -> Key {
+    pub(crate) fn key(&self, name: &str, args: String) -> Key {
         Key::new(&self.prefix, name, args)
     }
 

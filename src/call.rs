@@ -66,7 +66,7 @@ where
     if !cache.is_enabled() {
         return Box::pin(make().run()).await;
     }
-    let key = match args.map(|args| inner.key(opts.name, &args)) {
+    let key = match args.map(|args| inner.key(opts.name, args)) {
         Ok(key) => key,
         Err(e) => {
             tracing::warn!(function = opts.name, error = %e, "rediscache: arguments give no key; calling uncached");
@@ -354,6 +354,6 @@ pub(crate) async fn invalidate(
     if !cache.is_enabled() {
         return Ok(());
     }
-    let key = cache.inner.key(name, &args?);
+    let key = cache.inner.key(name, args?);
     cache.inner.backend()?.delete(&key).await
 }

@@ -22,15 +22,18 @@ pub(crate) struct Key {
 }
 
 impl Key {
-    /// The key of the entry of function `name` with arguments rendered as `args`.
-    pub(crate) fn new(prefix: &str, name: &str, args: &str) -> Key {
+    /// The key of the entry of function `name` with arguments rendered as `args`. A readable
+    /// key is built in `args`' own buffer ([`ArgsWriter`] leaves room for it): this runs on
+    /// every hit, and one allocation per call is then all a key costs.
+    pub(crate) fn new(prefix: &str, name: &str, args: String) -> Key {
         let readable = name.len() + args.len() + 2 <= MAX_READABLE;
         let value = if readable {
-            // One allocation: this runs on every hit.
-            let mut value = String::with_capacity(prefix.len() + name.len() + args.len() + 5);
-            for part in [prefix, ":{", name, "(", args, ")}"] {
-                value.push_str(part);
+            let mut value = args;
+            value.reserve(prefix.len() + name.len() + 5);
+            for part in ["(", name, ":{", prefix] {
+                value.insert_str(0, part);
             }
+            value.push_str(")}");
             value
         } else {
             let mut hasher = Sha256::new();
@@ -61,12 +64,26 @@ impl Key {
 }
 
 /// Renders a call's key arguments as the comma-separated JSON of each, into one buffer: JSON
-/// is deterministic, and `1` differs from `"1"`.
-#[derive(Debug, Default)]
+/// is deterministic, and `1` differs from `"1"`. The buffer is allocated once, with room for
+/// the whole key around the arguments (see [`Key::new`]).
+#[derive(Debug)]
 pub(crate) struct ArgsWriter {
     buf: Vec<u8>,
     count: usize,
     error: Option<Error>,
+}
+
+/// Room for a readable key with a prefix of up to 64 bytes: `PREFIX:{NAME(ARGS)}`.
+const KEY_ROOM: usize = 64 + MAX_READABLE + 3;
+
+impl Default for ArgsWriter {
+    fn default() -> ArgsWriter {
+        ArgsWriter {
+            buf: Vec::with_capacity(KEY_ROOM),
+            count: 0,
+            error: None,
+        }
+    }
 }
 
 impl ArgsWriter {
@@ -130,7 +147,7 @@ mod tests {
     #[test]
     fn simple_arguments_are_readable() {
         let args = render(&[&"2024-01", &3u8]).expect("renders");
-        let key = Key::new("rc", "app::report", &args);
+        let key = Key::new("rc", "app::report", args);
         assert_eq!(key.value(), r#"rc:{app::report("2024-01",3)}"#);
         assert_eq!(key.lease(), r#"rc:{app::report("2024-01",3)}:lease"#);
         assert_eq!(key.channel(), r#"rc:{app::report("2024-01",3)}:done"#);
@@ -139,11 +156,11 @@ mod tests {
     #[test]
     fn no_arguments_and_strings_versus_numbers_differ() {
         assert_eq!(
-            Key::new("rc", "f", &render(&[]).expect("renders")).value(),
+            Key::new("rc", "f", render(&[]).expect("renders")).value(),
             "rc:{f()}"
         );
-        let one = Key::new("rc", "f", &render(&[&1]).expect("renders"));
-        let one_str = Key::new("rc", "f", &render(&[&"1"]).expect("renders"));
+        let one = Key::new("rc", "f", render(&[&1]).expect("renders"));
+        let one_str = Key::new("rc", "f", render(&[&"1"]).expect("renders"));
         assert_ne!(one, one_str);
     }
 
@@ -157,16 +174,16 @@ mod tests {
     #[test]
     fn long_arguments_are_hashed_and_bounded() {
         let long = "x".repeat(10_000);
-        let key = Key::new("rc", "f", &render(&[&long]).expect("renders"));
+        let key = Key::new("rc", "f", render(&[&long]).expect("renders"));
         assert!(key.value().len() < 64, "{}", key.value());
         assert!(key.value().starts_with("rc:{f#"));
-        let other = Key::new("rc", "f", &render(&[&format!("{long}y")]).expect("renders"));
+        let other = Key::new("rc", "f", render(&[&format!("{long}y")]).expect("renders"));
         assert_ne!(key, other);
     }
 
     #[test]
     fn braces_in_arguments_keep_one_slot_prefix() {
-        let key = Key::new("rc", "f", &render(&[&"}{"]).expect("renders"));
+        let key = Key::new("rc", "f", render(&[&"}{"]).expect("renders"));
         // The hash tag is the text from the first '{' to the next '}', shared by all three keys.
         let tag = |k: &str| {
             k[k.find('{').expect("tag")..]

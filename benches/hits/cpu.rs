@@ -35,14 +35,17 @@ pub fn costs(fx: &Fixture) {
     let mut total = 0.0;
 
     // The expansion renders the key arguments with `KeyArgs` (serde_json, comma-separated, one
-    // buffer): the very code it calls. Then `Key::new`'s readable branch, one allocation.
+    // buffer with room for the key): the very code it calls. Then `Key::new`'s readable branch,
+    // which builds the key in that buffer.
     let name = "hits::cached_async";
-    let key = |prefix: &str, name: &str, args: &str| {
+    let key = |prefix: &str, name: &str, args: String| {
         assert!(name.len() + args.len() + 2 <= 160, "a readable key");
-        let mut value = String::with_capacity(prefix.len() + name.len() + args.len() + 5);
-        for part in [prefix, ":{", name, "(", args, ")}"] {
-            value.push_str(part);
+        let mut value = args;
+        value.reserve(prefix.len() + name.len() + 5);
+        for part in ["(", name, ":{", prefix] {
+            value.insert_str(0, part);
         }
+        value.push_str(")}");
         value
     };
     let args = || {
@@ -52,13 +55,12 @@ pub fn costs(fx: &Fixture) {
             .expect("key args")
     };
     assert_eq!(
-        key(DEFAULT_PREFIX, name, &args()),
+        key(DEFAULT_PREFIX, name, args()),
         fx.entry_key,
         "the measured key is the entry's"
     );
     total += time("key: KeyArgs (serde_json per arg) + Key::new", || {
-        let args = args();
-        black_box(key(black_box(DEFAULT_PREFIX), black_box(name), &args));
+        black_box(key(black_box(DEFAULT_PREFIX), black_box(name), args()));
     });
 
     // `is_enabled`, `backend()` (a `OnceLock` and the flusher's flag), the closed breaker.
