@@ -115,14 +115,6 @@ fn run_openssl(args: &[&str]) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A `redis-server` that speaks only TLS.
 struct TlsServer {
     child: Child,

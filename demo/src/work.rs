@@ -103,7 +103,7 @@ impl Work {
 }
 
 /// Executions per route, as [`Work::executions`] reads them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ExecutionCounts {
     /// Runs for `/direct`.
     pub direct: u64,

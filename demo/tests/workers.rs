@@ -5,12 +5,11 @@
 mod server;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use server::RedisServer;
+use server::{RedisServer, free_port};
 
 /// The demo binary, stopped like a user stops it (Ctrl-C, then SIGKILL if it lingers).
 struct Demo(Child);
@@ -55,11 +54,6 @@ impl Drop for Demo {
             let _ = self.0.wait();
         }
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("an address").port()
 }
 
 /// A client that opens a new connection per request, so the kernel spreads them over the

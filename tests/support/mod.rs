@@ -5,7 +5,7 @@ pub mod cluster;
 pub mod sentinel;
 mod server;
 
-pub use server::RedisServer;
+pub use server::{RedisServer, free_port};
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::{RedisServer, eventually};
+use super::{RedisServer, eventually, free_port};
 
 /// The name the sentinels know the primary by.
 pub const MASTER: &str = "mymaster";
@@ -24,14 +24,6 @@ pub struct Sentinels {
     pub replica: RedisServer,
     sentinels: Vec<(u16, Child)>,
     dir: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 fn cli(port: u16, args: &[&str]) -> String {

@@ -121,7 +121,7 @@ impl Phase {
 }
 
 /// The `p`th percentile of sorted `latencies` in ms (nearest rank); 0 when there are none.
-pub(super) fn percentile(latencies: &[Duration], p: f64) -> f64 {
+fn percentile(latencies: &[Duration], p: f64) -> f64 {
     if latencies.is_empty() {
         return 0.0;
     }
