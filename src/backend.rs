@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::AsyncCommands;
+use redis::{AsyncCommands, Cmd};
 use tokio::runtime::Handle;
 
 use crate::Error;
@@ -175,10 +175,14 @@ impl Backend {
     /// Reads an entry: the one command of a hit. A key of the wrong type (garbage written by
     /// something else) reads as an undecodable entry, so it is recomputed and overwritten.
     pub(crate) async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>, Error> {
-        match self
-            .single(|mut c| async move { c.get(key.value()).await })
-            .await
-        {
+        // Sized up front: the command's two buffers are allocated once.
+        let mut get = Cmd::with_capacity(2, 3 + key.value().len());
+        get.arg("GET").arg(key.value());
+        let read = |mut c: Conn| async move {
+            let reply = c.send(&get).await?.extract_error()?;
+            Ok(redis::from_redis_value(reply)?)
+        };
+        match self.single(read).await {
             Err(Error::Redis(e)) if e.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
             other => other,
         }

@@ -128,6 +128,18 @@ pub(crate) enum Conn {
     Sentinel(Arc<SentinelConn>),
 }
 
+impl Conn {
+    /// Sends one command. On a single server it goes straight to the connection: the
+    /// [`ConnectionLike`] path (what `AsyncCommands` takes) boxes two futures per command, which
+    /// a hit would pay on every call.
+    pub(crate) async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        match self {
+            Conn::Single(c) => c.send_packed_command(cmd).await,
+            other => other.req_packed_command(cmd).await,
+        }
+    }
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
