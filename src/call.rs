@@ -18,6 +18,7 @@ use tracing::Instrument;
 use crate::__private::Options;
 use crate::Error;
 use crate::backend::{Backend, Lease};
+use crate::breaker;
 use crate::cache::{Inner, RedisCache};
 use crate::codec;
 use crate::flight::{Leader, Outcome, Role};
@@ -313,7 +314,8 @@ where
         let _ = backend.fail(key, token).await;
         return Ok(r);
     };
-    let entry = match codec::encode(value, policy::now_ms()) {
+    let written = policy::now_ms();
+    let entry = match codec::encode(value, written) {
         Ok(entry) => entry,
         Err(e) => {
             tracing::error!(function = opts.name, error = %e, "rediscache: value does not serialize; nothing stored");
@@ -333,16 +335,74 @@ where
         leader.finish(Outcome::Done(Arc::from(entry)));
         return Ok(r);
     }
+    let entry: Arc<[u8]> = Arc::from(entry);
     match backend.store(key, &entry, opts.expire, token).await {
         Ok(()) => {
             tracing::debug!(function = opts.name, key = key.value(), elapsed = ?started.elapsed(), "rediscache: stored")
         }
         Err(e) => {
             degraded(inner, backend, opts, &e);
+            if breaker::is_outage(&e) || matches!(e, Error::Unavailable(_)) {
+                let until = started + opts.retry;
+                store_later(inner, key, entry.clone(), opts, token, written, until);
+            }
         }
     }
-    leader.finish(Outcome::Done(Arc::from(entry)));
+    leader.finish(Outcome::Done(entry));
     Ok(r)
+}
+
+/// First pause before storing again an entry that Redis did not take; it doubles up to
+/// [`STORE_RETRY_MAX`].
+const STORE_RETRY_FIRST: Duration = Duration::from_millis(100);
+const STORE_RETRY_MAX: Duration = Duration::from_secs(1);
+
+/// Stores again, off every caller's path, an entry that Redis did not take because it was
+/// unreachable for a moment (a timeout, a dropped connection, the circuit open), until the
+/// lease that covered its computation runs out (`until`): a value that took long to compute is
+/// not lost to a blip, and waiters elsewhere still wake when it lands. Each attempt gives the
+/// entry what is left of `expire` since it was `written`, so it never outlives `expire`.
+fn store_later(
+    inner: &Arc<Inner>,
+    key: &Key,
+    entry: Arc<[u8]>,
+    opts: &'static Options,
+    token: &str,
+    written: u64,
+    until: std::time::Instant,
+) {
+    let (inner, key, token) = (inner.clone(), key.clone(), token.to_owned());
+    crate::background::spawn(async move {
+        let mut pause = STORE_RETRY_FIRST;
+        loop {
+            tokio::time::sleep(pause).await;
+            let age = Duration::from_millis(policy::now_ms().saturating_sub(written));
+            let left = opts.expire.saturating_sub(age);
+            let Ok(backend) = inner.backend() else { return };
+            if std::time::Instant::now() >= until || left.is_zero() {
+                tracing::debug!(
+                    function = opts.name,
+                    key = key.value(),
+                    "rediscache: gave up storing a value Redis did not take"
+                );
+                return;
+            }
+            match backend.store(&key, &entry, left, &token).await {
+                Ok(()) => {
+                    tracing::info!(
+                        function = opts.name,
+                        key = key.value(),
+                        "rediscache: stored a value once Redis answered again"
+                    );
+                    return;
+                }
+                Err(e) if breaker::is_outage(&e) || matches!(e, Error::Unavailable(_)) => {
+                    pause = (pause * 2).min(STORE_RETRY_MAX);
+                }
+                Err(_) => return,
+            }
+        }
+    });
 }
 
 /// Removes the entry of `name` for `args`.

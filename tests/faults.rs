@@ -146,6 +146,47 @@ async fn killed_and_restarted_on_the_same_port_the_cache_recovers_waiters_includ
 }
 
 #[tokio::test]
+async fn a_value_computed_while_redis_goes_away_is_stored_once_it_is_back() {
+    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static RUNS: Runs = Runs::new();
+    static GATE: Gate = Gate::new();
+    let mut server = RedisServer::start();
+    CACHE.set(cache_with_timeout(&server)).unwrap();
+
+    #[cache(cache = CACHE.get().unwrap(), name = "slow", refresh = 60, expire = 120, retry = 60, wait = true)]
+    async fn slow(x: u64) -> u64 {
+        RUNS.tick();
+        GATE.wait_async().await;
+        x * 3
+    }
+
+    // The computation starts under a lease, then Redis dies before it can store.
+    let call = tokio::spawn(slow(7));
+    assert!(eventually_async(SOON, || async { RUNS.get() == 1 }).await);
+    server.kill();
+    GATE.open();
+    assert_eq!(
+        soon(call).await.unwrap(),
+        21,
+        "the caller gets its value at once"
+    );
+    // A server on the same port, empty: only a later store can put the value there.
+    server.restart();
+    let key = "rediscache:{slow(7)}";
+    assert!(
+        eventually_async(SOON, || async { server.keys(key) == [key] }).await,
+        "the value is stored once Redis answers again"
+    );
+    let ttl = pttl(&server, key);
+    assert!(
+        ttl > 0 && ttl <= 120_000,
+        "what is left of expire, never more: {ttl} ms"
+    );
+    assert_eq!(bounded(slow(7)).await, 21);
+    assert_eq!(RUNS.get(), 1, "a hit: the value was not computed again");
+}
+
+#[tokio::test]
 async fn script_flush_and_flushall_mid_run() {
     static CACHE: OnceLock<RedisCache> = OnceLock::new();
     static RUNS: Runs = Runs::new();

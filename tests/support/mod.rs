@@ -100,6 +100,7 @@ impl Topo for sentinel::Sentinels {
 /// `REDISCACHE_TEST_TOPOLOGY=cluster` a Redis Cluster of 3 primaries and 3 replicas, or with
 /// `REDISCACHE_TEST_TOPOLOGY=sentinel` a primary and a replica behind three sentinels.
 pub fn start_topology() -> Box<dyn Topo> {
+    show_warnings();
     match std::env::var("REDISCACHE_TEST_TOPOLOGY").as_deref() {
         Ok("cluster") => Box::new(cluster::Cluster::start()),
         Ok("sentinel") => Box::new(sentinel::Sentinels::start()),
@@ -108,6 +109,15 @@ pub fn start_topology() -> Box<dyn Topo> {
             panic!("REDISCACHE_TEST_TOPOLOGY={other:?}: expected single, cluster or sentinel")
         }
     }
+}
+
+/// Sends the crate's warnings to the test's captured output, which a failing test prints: a
+/// semantics test that fails because Redis stalled then says so.
+pub fn show_warnings() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_test_writer()
+        .try_init();
 }
 
 /// A cache on `redis`, everything else default.
