@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::{AsyncCommands, Cmd};
@@ -50,6 +50,24 @@ pub(crate) struct Backend {
     pub(crate) degraded_log: Throttle,
     wakeups: Arc<Wakeups>,
     timeout: Duration,
+    /// Entries waiting to be stored again after Redis did not take them (see [`LateStore`]).
+    late_stores: Arc<AtomicUsize>,
+    /// Invalidations sent so far: a late store that sees a new one gives up, so it cannot
+    /// bring back what was just removed.
+    invalidations: AtomicU64,
+}
+
+/// Late stores pending at once, at most: during a long outage, values computed past this many
+/// are served but not kept for later.
+const MAX_LATE_STORES: usize = 1024;
+
+/// Counts one pending late store while it lives.
+pub(crate) struct LateStore(Arc<AtomicUsize>);
+
+impl Drop for LateStore {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Backend {
@@ -72,6 +90,8 @@ impl Backend {
             degraded_log: Throttle::default(),
             wakeups,
             timeout,
+            late_stores: Arc::default(),
+            invalidations: AtomicU64::new(0),
         })
     }
 
@@ -233,6 +253,43 @@ impl Backend {
             .map(drop)
     }
 
+    /// A place among the pending late stores, if fewer than [`MAX_LATE_STORES`] are pending.
+    pub(crate) fn late_store(&self) -> Option<LateStore> {
+        self.late_stores
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < MAX_LATE_STORES).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| LateStore(self.late_stores.clone()))
+    }
+
+    /// How many invalidations this cache has sent.
+    pub(crate) fn invalidations(&self) -> u64 {
+        self.invalidations.load(Ordering::Relaxed)
+    }
+
+    /// Stores an entry that Redis did not take the first time, for `expire`, unless something
+    /// newer holds it (see [`script::STORE_LATE`]). Returns whether it stored.
+    pub(crate) async fn store_late(
+        &self,
+        key: &Key,
+        entry: &[u8],
+        expire: Duration,
+        token: &str,
+    ) -> Result<bool, Error> {
+        let mut call = script::STORE_LATE.prepare_invoke();
+        call.key(key.value())
+            .key(key.lease())
+            .arg(entry)
+            .arg(px(expire))
+            .arg(token)
+            .arg(key.channel())
+            .arg(script::FAILED);
+        self.write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+            .await
+            .map(|stored| stored == 1)
+    }
+
     /// Records that our computation failed and wakes waiters; the lease keeps blocking
     /// refreshes until `retry`, marked failed (see [`script::FAIL`]).
     pub(crate) async fn fail(&self, key: &Key, token: &str) -> Result<(), Error> {
@@ -258,6 +315,7 @@ impl Backend {
 
     /// Removes an entry and its lease.
     pub(crate) async fn delete(&self, key: &Key) -> Result<(), Error> {
+        self.invalidations.fetch_add(1, Ordering::Relaxed);
         let keys = [key.value().to_owned(), key.lease()];
         self.bounded(|mut c| async move { c.del::<_, i64>(&keys).await })
             .await

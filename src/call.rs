@@ -344,7 +344,16 @@ where
             degraded(inner, backend, opts, &e);
             if breaker::is_outage(&e) || matches!(e, Error::Unavailable(_)) {
                 let until = started + opts.retry;
-                store_later(inner, key, entry.clone(), opts, token, written, until);
+                store_later(
+                    inner,
+                    backend,
+                    key,
+                    entry.clone(),
+                    opts,
+                    token,
+                    written,
+                    until,
+                );
             }
         }
     }
@@ -361,9 +370,13 @@ const STORE_RETRY_MAX: Duration = Duration::from_secs(1);
 /// unreachable for a moment (a timeout, a dropped connection, the circuit open), until the
 /// lease that covered its computation runs out (`until`): a value that took long to compute is
 /// not lost to a blip, and waiters elsewhere still wake when it lands. Each attempt gives the
-/// entry what is left of `expire` since it was `written`, so it never outlives `expire`.
+/// entry what is left of `expire` since it was `written`, so it never outlives `expire`, and
+/// never replaces a newer entry ([`crate::script::STORE_LATE`]). It gives up when this cache
+/// invalidates anything meanwhile (it could bring the entry back) or is dropped.
+#[allow(clippy::too_many_arguments)]
 fn store_later(
     inner: &Arc<Inner>,
+    backend: &Backend,
     key: &Key,
     entry: Arc<[u8]>,
     opts: &'static Options,
@@ -371,15 +384,29 @@ fn store_later(
     written: u64,
     until: std::time::Instant,
 ) {
-    let (inner, key, token) = (inner.clone(), key.clone(), token.to_owned());
+    let Some(place) = backend.late_store() else {
+        tracing::debug!(
+            function = opts.name,
+            key = key.value(),
+            "rediscache: too many values wait for Redis; this one is not kept"
+        );
+        return;
+    };
+    let invalidations = backend.invalidations();
+    let (cache, key, token) = (Arc::downgrade(inner), key.clone(), token.to_owned());
     crate::background::spawn(async move {
+        let _place = place;
         let mut pause = STORE_RETRY_FIRST;
         loop {
             tokio::time::sleep(pause).await;
+            let Some(inner) = cache.upgrade() else { return };
+            let Ok(backend) = inner.backend() else { return };
             let age = Duration::from_millis(policy::now_ms().saturating_sub(written));
             let left = opts.expire.saturating_sub(age);
-            let Ok(backend) = inner.backend() else { return };
-            if std::time::Instant::now() >= until || left.is_zero() {
+            if std::time::Instant::now() >= until
+                || left.is_zero()
+                || backend.invalidations() != invalidations
+            {
                 tracing::debug!(
                     function = opts.name,
                     key = key.value(),
@@ -387,12 +414,20 @@ fn store_later(
                 );
                 return;
             }
-            match backend.store(&key, &entry, left, &token).await {
-                Ok(()) => {
+            match backend.store_late(&key, &entry, left, &token).await {
+                Ok(true) => {
                     tracing::info!(
                         function = opts.name,
                         key = key.value(),
                         "rediscache: stored a value once Redis answered again"
+                    );
+                    return;
+                }
+                Ok(false) => {
+                    tracing::debug!(
+                        function = opts.name,
+                        key = key.value(),
+                        "rediscache: a newer value is there; not stored again"
                     );
                     return;
                 }

@@ -11,7 +11,8 @@
 //! alike, so entries written either way stay readable. A few `Deserialize` implementations read
 //! such a `bin` as something else (an untagged enum may take it for a string), so [`encode`]
 //! keeps the compact form only when it reads back as the same value, and otherwise writes the
-//! plain one.
+//! plain one. Values holding a `HashMap` or `HashSet` (whose order changes from one instance to
+//! the next) cannot be checked that way and keep the plain form: safe, only not smaller.
 
 use rmp_serde::config::BytesMode;
 use serde::{Serialize, de::DeserializeOwned};
@@ -38,7 +39,11 @@ pub(crate) fn encode<T: Serialize + DeserializeOwned>(
     written_ms: u64,
 ) -> Result<Vec<u8>, CodecError> {
     let plain = write(value, written_ms, BytesMode::Normal)?;
-    let compact = write(value, written_ms, BytesMode::ForceIterables)?;
+    // `rmp_serde` picks `bin` from a sequence's first element and fails when a later one is
+    // not a byte (an untagged enum of bytes and text): such values take the plain form.
+    let Ok(compact) = write(value, written_ms, BytesMode::ForceIterables) else {
+        return Ok(plain);
+    };
     if compact == plain {
         // No byte sequence in the value: nothing to check.
         return Ok(plain);
@@ -194,6 +199,28 @@ mod tests {
         }
     }
 
+    /// Serializes a byte or a string: a sequence of these may start with a byte.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Cell {
+        Byte(u8),
+        Text(String),
+    }
+
+    #[test]
+    fn a_sequence_that_only_starts_with_bytes_is_written_plain() {
+        let cells = vec![Cell::Byte(1), Cell::Text("x".into())];
+        assert!(
+            write(&cells, 1, BytesMode::ForceIterables).is_err(),
+            "the trap"
+        );
+        let bytes = encode(&cells, 1).expect("encodes");
+        assert_eq!(bytes, write(&cells, 1, BytesMode::Normal).expect("plain"));
+        assert_eq!(decode::<Vec<Cell>>(&bytes).expect("decodes").1, cells);
+    }
+
+    /// A `HashMap` decodes into another iteration order, so the check cannot tell its compact
+    /// form reads back the same: it keeps the plain form, which is safe, only not smaller.
     #[test]
     fn maps_of_bytes_round_trip_whatever_their_order() {
         let map: HashMap<String, Vec<u8>> = (0..20).map(|i| (i.to_string(), vec![i; 3])).collect();

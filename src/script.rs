@@ -21,6 +21,35 @@ return 1
     )
 });
 
+/// Stores an entry again after Redis did not take it the first time (see `store_later` in
+/// `call.rs`), unless something newer is there: it stores while the caller's lease still holds;
+/// with no lease (Redis restarted or was flushed, or the first attempt landed after all) or one
+/// marked failed, only over a missing entry, a foreign value, or an entry written earlier
+/// (entries start with the same 4-byte magic, then their write time as 8 big-endian bytes,
+/// which compare as strings do). Another caller's lease means its value is coming: nothing is
+/// written. Wakes waiters when it stores.
+///
+/// KEYS: value, lease. ARGV: entry, expire in ms, lease token, channel, failure marker.
+/// Returns 1 when stored, 0 when something newer holds the entry.
+pub(crate) static STORE_LATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local holder = redis.pcall('GET', KEYS[2])
+if type(holder) ~= 'string' then holder = false end
+if holder and holder ~= ARGV[3] and holder ~= ARGV[5] then return 0 end
+if holder ~= ARGV[3] then
+  local current = redis.pcall('GET', KEYS[1])
+  if type(current) == 'string' and string.sub(current, 1, 4) == string.sub(ARGV[1], 1, 4)
+    and string.sub(current, 5, 12) >= string.sub(ARGV[1], 5, 12) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if holder then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[4], '1')
+return 1
+",
+    )
+});
+
 /// Takes the recompute lease if nobody holds it. A lease key that no lease of ours could be
 /// (another type, or without a TTL) is garbage: it is removed first, so it cannot block
 /// refreshes forever.
@@ -85,3 +114,93 @@ return fields
 ",
     )
 });
+
+/// The integration tests' private `redis-server`, to run the scripts for real.
+#[cfg(test)]
+#[path = "../tests/support/server.rs"]
+mod test_server;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::test_server::RedisServer;
+    use crate::codec;
+
+    /// Runs [`STORE_LATE`] for an entry written at `written` by `token`; returns what it did.
+    fn store_late(conn: &mut redis::Connection, written: u64, token: &str) -> i64 {
+        let entry = codec::encode(&format!("from {written}"), written).expect("encodes");
+        STORE_LATE
+            .key("v")
+            .key("l")
+            .arg(entry)
+            .arg(60_000)
+            .arg(token)
+            .arg("done")
+            .arg(FAILED)
+            .invoke(conn)
+            .expect("script runs")
+    }
+
+    /// The write time of what `v` holds, if it is an entry.
+    fn stamp(conn: &mut redis::Connection) -> Option<u64> {
+        let v: Option<Vec<u8>> = redis::cmd("GET").arg("v").query(conn).expect("GET");
+        v.and_then(|v| codec::written_ms(&v).ok())
+    }
+
+    fn set(conn: &mut redis::Connection, key: &str, value: &[u8]) {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .query(conn)
+            .expect("SET");
+    }
+
+    fn exists(conn: &mut redis::Connection, key: &str) -> bool {
+        redis::cmd("EXISTS").arg(key).query(conn).expect("EXISTS")
+    }
+
+    #[test]
+    fn a_late_store_never_replaces_something_newer() {
+        let server = RedisServer::start();
+        let conn = &mut server.conn();
+        let newer = codec::encode(&"newer".to_string(), 2_000).expect("encodes");
+
+        // Our lease still holds: nobody else computed, so it stores and releases the lease.
+        set(conn, "l", b"mine");
+        assert_eq!(store_late(conn, 1_000, "mine"), 1);
+        assert_eq!(stamp(conn), Some(1_000));
+        assert!(!exists(conn, "l"), "lease released");
+
+        // The first attempt landed after all: the same entry is there, nothing to do.
+        assert_eq!(store_late(conn, 1_000, "mine"), 0);
+
+        // Another caller holds the lease: its value is coming; nothing is written.
+        redis::cmd("DEL").arg("v").exec(conn).expect("DEL");
+        set(conn, "l", b"theirs");
+        assert_eq!(store_late(conn, 1_000, "mine"), 0);
+        assert_eq!(stamp(conn), None);
+
+        // No lease, a newer entry (Redis restarted and someone computed since): kept.
+        redis::cmd("DEL").arg("l").exec(conn).expect("DEL");
+        set(conn, "v", &newer);
+        assert_eq!(store_late(conn, 1_000, "mine"), 0);
+        assert_eq!(stamp(conn), Some(2_000));
+
+        // No lease, an older entry, a missing one, or garbage: ours replaces it.
+        assert_eq!(store_late(conn, 3_000, "mine"), 1);
+        assert_eq!(stamp(conn), Some(3_000));
+        redis::cmd("DEL").arg("v").exec(conn).expect("DEL");
+        assert_eq!(store_late(conn, 1_000, "mine"), 1);
+        assert_eq!(stamp(conn), Some(1_000));
+        set(conn, "v", b"garbage");
+        assert_eq!(store_late(conn, 1_000, "mine"), 1);
+        assert_eq!(stamp(conn), Some(1_000));
+
+        // A lease marked failed promises no value: an older entry is replaced, the mark removed.
+        set(conn, "l", FAILED.as_bytes());
+        assert_eq!(store_late(conn, 4_000, "mine"), 1);
+        assert_eq!(stamp(conn), Some(4_000));
+        assert!(!exists(conn, "l"), "failure mark removed");
+    }
+}

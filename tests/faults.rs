@@ -177,9 +177,11 @@ async fn a_value_computed_while_redis_goes_away_is_stored_once_it_is_back() {
         eventually_async(SOON, || async { server.keys(key) == [key] }).await,
         "the value is stored once Redis answers again"
     );
+    // The first try again waits 100 ms after the failed store: the entry gets at most what is
+    // left of `expire` by then.
     let ttl = pttl(&server, key);
     assert!(
-        ttl > 0 && ttl <= 120_000,
+        ttl > 0 && ttl <= 120_000 - 100,
         "what is left of expire, never more: {ttl} ms"
     );
     assert_eq!(bounded(slow(7)).await, 21);

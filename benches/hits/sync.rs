@@ -43,7 +43,7 @@ fn block_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
     }
 }
 
-/// One `GET`, as the crate issues it (`AsyncCommands::get` into `Option<Vec<u8>>`).
+/// One `GET`, as a user would write it (`AsyncCommands::get` into `Option<Vec<u8>>`).
 async fn raw_get(conn: &mut MultiplexedConnection, key: &str) -> Vec<u8> {
     let v: Option<Vec<u8>> = conn.get(key).await.expect("raw GET");
     v.expect("raw key present")
