@@ -240,7 +240,22 @@ impl Backend {
         expire: Duration,
         token: &str,
     ) -> Result<(), Error> {
-        let mut call = script::STORE.prepare_invoke();
+        self.run_store(&script::STORE, key, entry, expire, token)
+            .await
+            .map(drop)
+    }
+
+    /// Runs a store script ([`script::STORE`] or [`script::STORE_LATE`], which take the same
+    /// keys and arguments) as a write.
+    async fn run_store(
+        &self,
+        store: &redis::Script,
+        key: &Key,
+        entry: &[u8],
+        expire: Duration,
+        token: &str,
+    ) -> Result<i64, Error> {
+        let mut call = store.prepare_invoke();
         call.key(key.value())
             .key(key.lease())
             .arg(entry)
@@ -250,7 +265,6 @@ impl Backend {
             .arg(script::FAILED);
         self.write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
             .await
-            .map(drop)
     }
 
     /// A place among the pending late stores, if fewer than [`MAX_LATE_STORES`] are pending.
@@ -277,15 +291,7 @@ impl Backend {
         expire: Duration,
         token: &str,
     ) -> Result<bool, Error> {
-        let mut call = script::STORE_LATE.prepare_invoke();
-        call.key(key.value())
-            .key(key.lease())
-            .arg(entry)
-            .arg(px(expire))
-            .arg(token)
-            .arg(key.channel())
-            .arg(script::FAILED);
-        self.write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+        self.run_store(&script::STORE_LATE, key, entry, expire, token)
             .await
             .map(|stored| stored == 1)
     }

@@ -344,16 +344,7 @@ where
             degraded(inner, backend, opts, &e);
             if breaker::is_outage(&e) || matches!(e, Error::Unavailable(_)) {
                 let until = started + opts.retry;
-                store_later(
-                    inner,
-                    backend,
-                    key,
-                    entry.clone(),
-                    opts,
-                    token,
-                    written,
-                    until,
-                );
+                store_later(inner, key, entry.clone(), opts, token, written, until);
             }
         }
     }
@@ -373,10 +364,8 @@ const STORE_RETRY_MAX: Duration = Duration::from_secs(1);
 /// entry what is left of `expire` since it was `written`, so it never outlives `expire`, and
 /// never replaces a newer entry ([`crate::script::STORE_LATE`]). It gives up when this cache
 /// invalidates anything meanwhile (it could bring the entry back) or is dropped.
-#[allow(clippy::too_many_arguments)]
 fn store_later(
     inner: &Arc<Inner>,
-    backend: &Backend,
     key: &Key,
     entry: Arc<[u8]>,
     opts: &'static Options,
@@ -384,6 +373,7 @@ fn store_later(
     written: u64,
     until: std::time::Instant,
 ) {
+    let Ok(backend) = inner.backend() else { return };
     let Some(place) = backend.late_store() else {
         tracing::debug!(
             function = opts.name,
