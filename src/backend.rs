@@ -13,6 +13,7 @@ use tokio::runtime::Handle;
 
 use crate::Error;
 use crate::breaker::{self, Breaker};
+use crate::codec;
 use crate::connect::{Certs, Conn, Connector, Topology};
 use crate::conns::Conns;
 use crate::key::Key;
@@ -34,6 +35,8 @@ pub(crate) enum Lease {
     Running,
     /// A computation failed under it: no value is coming before it expires.
     Failed,
+    /// The entry is fresh (a refresh landed since the caller read it): nothing to do.
+    Fresh,
 }
 
 /// Connections to one Redis server or cluster.
@@ -208,18 +211,24 @@ impl Backend {
         }
     }
 
-    /// Takes the recompute lease of `key` for `retry` if nobody holds it.
+    /// Takes the recompute lease of `key` for `retry` if nobody holds it, unless the entry was
+    /// written after `fresh_after` (ms since the epoch; see [`script::LEASE`]).
     pub(crate) async fn try_lease(
         &self,
         key: &Key,
         token: &str,
         retry: Duration,
+        fresh_after: Option<u64>,
     ) -> Result<Lease, Error> {
+        // No freshness check: a header no entry's write time exceeds.
+        let fresh = codec::header(fresh_after.unwrap_or(u64::MAX));
         let mut call = script::LEASE.prepare_invoke();
         call.key(key.lease())
+            .key(key.value())
             .arg(token)
             .arg(px(retry))
-            .arg(script::FAILED);
+            .arg(script::FAILED)
+            .arg(&fresh[..]);
         Ok(
             match self
                 .write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
@@ -227,6 +236,7 @@ impl Backend {
             {
                 1 => Lease::Taken,
                 2 => Lease::Failed,
+                3 => Lease::Fresh,
                 _ => Lease::Running,
             },
         )

@@ -164,9 +164,14 @@ fn refresh_in_background<R, S, J>(
     J::spawn(async move {
         let Ok(backend) = inner.backend() else { return };
         let token = token();
-        match backend.try_lease(&key, &token, opts.retry).await {
+        // Fresh if written after `now - refresh`: a refresh that landed since our read.
+        let fresh_after = policy::now_ms().saturating_sub(policy::px(opts.refresh));
+        match backend
+            .try_lease(&key, &token, opts.retry, Some(fresh_after))
+            .await
+        {
             Ok(Lease::Taken) => {}
-            Ok(Lease::Running | Lease::Failed) => return,
+            Ok(Lease::Running | Lease::Failed | Lease::Fresh) => return,
             Err(e) => {
                 // Nobody waits for this refresh; the next stale hit tries again.
                 tracing::debug!(function = opts.name, error = %e, "rediscache: cannot take the lease; skipping refresh");
@@ -215,7 +220,7 @@ where
     // at most one timeout, however many steps were left.
     let mut backend = backend;
     if let Some(b) = backend {
-        let lease = match b.try_lease(key, &token, opts.retry).await {
+        let lease = match b.try_lease(key, &token, opts.retry, None).await {
             Ok(lease) => lease,
             Err(e) => {
                 degraded(inner, b, opts, &e);

@@ -61,13 +61,21 @@ fn write<T: Serialize + ?Sized>(
     bytes: BytesMode,
 ) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&written_ms.to_be_bytes());
+    out.extend_from_slice(&header(written_ms));
     let mut serializer = rmp_serde::Serializer::new(&mut out)
         .with_struct_map()
         .with_bytes(bytes);
     value.serialize(&mut serializer)?;
     Ok(out)
+}
+
+/// The header of an entry written at `written_ms`: the scripts compare entries' write times by
+/// comparing these bytes (big-endian, so byte order is time order).
+pub(crate) fn header(written_ms: u64) -> [u8; HEADER] {
+    let mut header = [0u8; HEADER];
+    header[..MAGIC.len()].copy_from_slice(MAGIC);
+    header[MAGIC.len()..].copy_from_slice(&written_ms.to_be_bytes());
+    header
 }
 
 /// Reads the write time of an entry without decoding its value.

@@ -50,17 +50,26 @@ return 1
     )
 });
 
-/// Takes the recompute lease if nobody holds it. A lease key that no lease of ours could be
-/// (another type, or without a TTL) is garbage: it is removed first, so it cannot block
-/// refreshes forever.
+/// Takes the recompute lease if nobody holds it and the entry is not fresh. A lease key that no
+/// lease of ours could be (another type, or without a TTL) is garbage: it is removed first, so
+/// it cannot block refreshes forever.
 ///
-/// KEYS: lease. ARGV: token, retry in ms, failure marker.
-/// Returns 1 when taken, 2 when held by a failed computation, 0 when held by a running one.
+/// The freshness check closes a race: a stale hit whose `GET` was answered just before a
+/// refresh landed would otherwise find the lease free (the store released it) and recompute
+/// at once. So the caller passes the header of an entry written at `now - refresh`
+/// ([`codec::header`](crate::codec::header)); an entry written later is fresh.
+///
+/// KEYS: lease, value. ARGV: token, retry in ms, failure marker, freshness header.
+/// Returns 1 when taken, 2 when held by a failed computation, 0 when held by a running one,
+/// 3 when the entry is fresh (nothing taken).
 pub(crate) static LEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local t = redis.call('TYPE', KEYS[1]).ok
 if t ~= 'none' and (t ~= 'string' or redis.call('PTTL', KEYS[1]) == -1) then redis.call('DEL', KEYS[1]) end
+local current = redis.pcall('GET', KEYS[2])
+if type(current) == 'string' and string.sub(current, 1, 4) == string.sub(ARGV[4], 1, 4)
+  and string.sub(current, 5, 12) > string.sub(ARGV[4], 5, 12) then return 3 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[3] then return 2 end
 return 0
@@ -202,5 +211,64 @@ mod tests {
         assert_eq!(store_late(conn, 4_000, "mine"), 1);
         assert_eq!(stamp(conn), Some(4_000));
         assert!(!exists(conn, "l"), "failure mark removed");
+    }
+
+    /// Runs [`LEASE`] for `token`, entries written after `fresh_after` counting as fresh.
+    fn lease(conn: &mut redis::Connection, token: &str, fresh_after: u64) -> i64 {
+        LEASE
+            .key("l")
+            .key("v")
+            .arg(token)
+            .arg(60_000)
+            .arg(FAILED)
+            .arg(&codec::header(fresh_after)[..])
+            .invoke(conn)
+            .expect("script runs")
+    }
+
+    fn holder(conn: &mut redis::Connection) -> Option<String> {
+        redis::cmd("GET").arg("l").query(conn).expect("GET")
+    }
+
+    #[test]
+    fn the_lease_is_taken_only_when_free_and_the_entry_is_not_fresh() {
+        let server = RedisServer::start();
+        let conn = &mut server.conn();
+        let del = |conn: &mut redis::Connection| {
+            redis::cmd("DEL").arg("l").exec(conn).expect("DEL");
+        };
+
+        // Nothing there: taken, with its TTL.
+        assert_eq!(lease(conn, "a", 1_000), 1);
+        assert_eq!(holder(conn).as_deref(), Some("a"));
+        let ttl: i64 = redis::cmd("PTTL").arg("l").query(conn).expect("PTTL");
+        assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
+        // Held by a running computation, or one that failed.
+        assert_eq!(lease(conn, "b", 1_000), 0);
+        // (A lease has a TTL; one without is garbage and gets removed.)
+        redis::cmd("SET")
+            .arg("l")
+            .arg(FAILED)
+            .arg("PX")
+            .arg(60_000)
+            .exec(conn)
+            .expect("SET");
+        assert_eq!(lease(conn, "b", 1_000), 2);
+        del(conn);
+
+        // A refresh landed after the reader's threshold: fresh, nothing taken.
+        let entry = codec::encode(&7u8, 5_000).expect("encodes");
+        set(conn, "v", &entry);
+        assert_eq!(lease(conn, "a", 4_999), 3);
+        assert_eq!(holder(conn), None, "no lease taken for a fresh entry");
+        // Written at or before the threshold: stale, so the lease is taken.
+        assert_eq!(lease(conn, "a", 5_000), 1);
+        del(conn);
+        // The miss path asks for no freshness check.
+        assert_eq!(lease(conn, "a", u64::MAX), 1);
+        del(conn);
+        // A foreign value is never fresh.
+        set(conn, "v", b"garbage that is long enough");
+        assert_eq!(lease(conn, "a", 0), 1);
     }
 }
