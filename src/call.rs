@@ -347,7 +347,7 @@ where
         }
         Err(e) => {
             degraded(inner, backend, opts, &e);
-            if breaker::is_outage(&e) || matches!(e, Error::Unavailable(_)) {
+            if redis_was_away(&e) {
                 let until = started + opts.retry;
                 store_later(inner, key, entry.clone(), opts, token, written, until);
             }
@@ -355,6 +355,12 @@ where
     }
     leader.finish(Outcome::Done(entry));
     Ok(r)
+}
+
+/// Whether a write failed because Redis could not be reached (a timeout, a dropped or refused
+/// connection, the circuit open), so the same write may work later.
+fn redis_was_away(e: &Error) -> bool {
+    breaker::is_outage(e) || matches!(e, Error::Unavailable(_))
 }
 
 /// First pause before storing again an entry that Redis did not take; it doubles up to
@@ -426,7 +432,7 @@ fn store_later(
                     );
                     return;
                 }
-                Err(e) if breaker::is_outage(&e) || matches!(e, Error::Unavailable(_)) => {
+                Err(e) if redis_was_away(&e) => {
                     pause = (pause * 2).min(STORE_RETRY_MAX);
                 }
                 Err(_) => return,

@@ -233,6 +233,8 @@ mod tests {
     fn maps_of_bytes_round_trip_whatever_their_order() {
         let map: HashMap<String, Vec<u8>> = (0..20).map(|i| (i.to_string(), vec![i; 3])).collect();
         let bytes = encode(&map, 1).expect("encodes");
+        let plain = write(&map, 1, BytesMode::Normal).expect("encodes");
+        assert_eq!(bytes, plain, "the plain form, as documented");
         let (_, back): (u64, HashMap<String, Vec<u8>>) = decode(&bytes).expect("decodes");
         assert_eq!(back, map);
     }
