@@ -2,34 +2,9 @@
 
 use std::time::Duration;
 
-use crate::cache::{RedisCache, Settings};
-use crate::config::Target;
-use crate::connect::{Certs, SentinelTopology, Topology};
+use crate::cache::RedisCache;
+use crate::config::{self, Requested, Settings};
 use crate::{Error, key};
-
-/// Default bound on each Redis operation.
-///
-/// ```
-/// use std::time::Duration;
-/// assert_eq!(rediscache::DEFAULT_TIMEOUT, Duration::from_secs(1));
-/// ```
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
-/// Default largest entry the cache stores.
-///
-/// ```
-/// assert_eq!(rediscache::DEFAULT_MAX_VALUE_BYTES, 8 << 20);
-/// ```
-pub const DEFAULT_MAX_VALUE_BYTES: usize = 8 * 1024 * 1024;
-/// Default key prefix.
-///
-/// ```
-/// use rediscache::RedisCache;
-///
-/// let cache = RedisCache::builder().build()?;
-/// assert_eq!(cache.prefix(), rediscache::DEFAULT_PREFIX);
-/// # Ok::<(), rediscache::Error>(())
-/// ```
-pub const DEFAULT_PREFIX: &str = "rediscache";
 
 /// Configures a [`RedisCache`]. Settings given here beat the environment
 /// (`REDIS_URL`, `REDIS_SERVICE_HOST`, `REDIS_SERVICE_PORT`, `REDIS_SERVICE_DB`,
@@ -52,12 +27,8 @@ pub const DEFAULT_PREFIX: &str = "rediscache";
 #[derive(Clone, Default)]
 #[must_use]
 pub struct RedisCacheBuilder {
-    url: Option<String>,
-    cluster: Option<Vec<String>>,
-    sentinel: Option<(Vec<String>, String)>,
-    tls_ca_file: Option<std::path::PathBuf>,
-    tls_client: Option<(std::path::PathBuf, std::path::PathBuf)>,
-    fields: Target,
+    /// Where Redis is, as asked for; resolved by `build()` in `config.rs`.
+    at: Requested,
     enabled: Option<bool>,
     prefix: Option<String>,
     timeout: Option<Duration>,
@@ -69,24 +40,25 @@ pub struct RedisCacheBuilder {
 impl std::fmt::Debug for RedisCacheBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCacheBuilder")
-            .field("url", &self.url.as_ref().map(|_| "<set>"))
-            .field("cluster", &self.cluster.as_ref().map(Vec::len))
+            .field("url", &self.at.url.as_ref().map(|_| "<set>"))
+            .field("cluster", &self.at.cluster.as_ref().map(Vec::len))
             .field(
                 "sentinel",
                 &self
+                    .at
                     .sentinel
                     .as_ref()
                     .map(|(nodes, master)| (nodes.len(), master)),
             )
-            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_ca_file", &self.at.tls_ca_file)
             .field(
                 "tls_client_cert",
-                &self.tls_client.as_ref().map(|(cert, _)| cert),
+                &self.at.tls_client.as_ref().map(|(cert, _)| cert),
             )
-            .field("host", &self.fields.host)
-            .field("port", &self.fields.port)
-            .field("db", &self.fields.db)
-            .field("password", &self.fields.password.as_ref().map(|_| "***"))
+            .field("host", &self.at.fields.host)
+            .field("port", &self.at.fields.port)
+            .field("db", &self.at.fields.db)
+            .field("password", &self.at.fields.password.as_ref().map(|_| "***"))
             .field("enabled", &self.enabled)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
@@ -96,6 +68,36 @@ impl std::fmt::Debug for RedisCacheBuilder {
 }
 
 impl RedisCacheBuilder {
+    /// Default bound on each Redis operation, and on each connection attempt.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rediscache::RedisCacheBuilder;
+    ///
+    /// assert_eq!(RedisCacheBuilder::DEFAULT_TIMEOUT, Duration::from_secs(1));
+    /// ```
+    pub const DEFAULT_TIMEOUT: Duration = config::DEFAULT_TIMEOUT;
+
+    /// Default largest entry the cache stores.
+    ///
+    /// ```
+    /// use rediscache::RedisCacheBuilder;
+    ///
+    /// assert_eq!(RedisCacheBuilder::DEFAULT_MAX_VALUE_BYTES, 8 << 20);
+    /// ```
+    pub const DEFAULT_MAX_VALUE_BYTES: usize = config::DEFAULT_MAX_VALUE_BYTES;
+
+    /// Default key prefix.
+    ///
+    /// ```
+    /// use rediscache::{RedisCache, RedisCacheBuilder};
+    ///
+    /// let cache = RedisCache::builder().build()?;
+    /// assert_eq!(cache.prefix(), RedisCacheBuilder::DEFAULT_PREFIX);
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
+    pub const DEFAULT_PREFIX: &'static str = config::DEFAULT_PREFIX;
+
     /// Connects to this URL: `redis://[user:password@]host[:port][/db]`. Replaces every
     /// connection setting of the environment; `host`, `port`, `db` and `password` given here
     /// still override its parts.
@@ -114,7 +116,7 @@ impl RedisCacheBuilder {
     /// # Ok::<(), rediscache::Error>(())
     /// ```
     pub fn url(mut self, url: impl Into<String>) -> Self {
-        self.url = Some(url.into());
+        self.at.url = Some(url.into());
         self
     }
 
@@ -136,7 +138,7 @@ impl RedisCacheBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.cluster = Some(nodes.into_iter().map(Into::into).collect());
+        self.at.cluster = Some(nodes.into_iter().map(Into::into).collect());
         self
     }
 
@@ -158,7 +160,7 @@ impl RedisCacheBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.sentinel = Some((
+        self.at.sentinel = Some((
             sentinels.into_iter().map(Into::into).collect(),
             master.into(),
         ));
@@ -179,7 +181,7 @@ impl RedisCacheBuilder {
     /// # Ok::<(), rediscache::Error>(())
     /// ```
     pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.tls_ca_file = Some(path.into());
+        self.at.tls_ca_file = Some(path.into());
         self
     }
 
@@ -201,7 +203,7 @@ impl RedisCacheBuilder {
         cert: impl Into<std::path::PathBuf>,
         key: impl Into<std::path::PathBuf>,
     ) -> Self {
-        self.tls_client = Some((cert.into(), key.into()));
+        self.at.tls_client = Some((cert.into(), key.into()));
         self
     }
 
@@ -215,7 +217,7 @@ impl RedisCacheBuilder {
     /// # Ok::<(), rediscache::Error>(())
     /// ```
     pub fn host(mut self, host: impl Into<String>) -> Self {
-        self.fields.host = Some(host.into());
+        self.at.fields.host = Some(host.into());
         self
     }
 
@@ -229,7 +231,7 @@ impl RedisCacheBuilder {
     /// # Ok::<(), rediscache::Error>(())
     /// ```
     pub fn port(mut self, port: u16) -> Self {
-        self.fields.port = Some(port);
+        self.at.fields.port = Some(port);
         self
     }
 
@@ -243,7 +245,7 @@ impl RedisCacheBuilder {
     /// # Ok::<(), rediscache::Error>(())
     /// ```
     pub fn db(mut self, db: i64) -> Self {
-        self.fields.db = Some(db);
+        self.at.fields.db = Some(db);
         self
     }
 
@@ -261,7 +263,7 @@ impl RedisCacheBuilder {
     /// # Ok::<(), rediscache::Error>(())
     /// ```
     pub fn username(mut self, username: impl Into<String>) -> Self {
-        self.fields.username = Some(username.into());
+        self.at.fields.username = Some(username.into());
         self
     }
 
@@ -275,7 +277,7 @@ impl RedisCacheBuilder {
     /// # Ok::<(), rediscache::Error>(())
     /// ```
     pub fn password(mut self, password: impl Into<String>) -> Self {
-        self.fields.password = Some(password.into());
+        self.at.fields.password = Some(password.into());
         self
     }
 
@@ -405,14 +407,12 @@ impl RedisCacheBuilder {
         self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<RedisCache, Error> {
-        let enabled = self.enabled.unwrap_or(true);
         let prefix = self
             .prefix
-            .clone()
-            .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+            .unwrap_or_else(|| config::DEFAULT_PREFIX.to_owned());
         key::check_prefix(&prefix)?;
-        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = self.timeout.unwrap_or(config::DEFAULT_TIMEOUT);
+        let connect_timeout = self.connect_timeout.unwrap_or(config::DEFAULT_TIMEOUT);
         for (name, t) in [("timeout", timeout), ("connect_timeout", connect_timeout)] {
             if t.is_zero() {
                 return Err(Error::config(name, "must be longer than zero"));
@@ -420,218 +420,18 @@ impl RedisCacheBuilder {
         }
         let settings = Settings {
             prefix,
-            certs: self.certs()?,
+            certs: self.at.certs()?,
             timeout,
             connect_timeout,
-            max_value_bytes: self.max_value_bytes.unwrap_or(DEFAULT_MAX_VALUE_BYTES),
+            max_value_bytes: self
+                .max_value_bytes
+                .unwrap_or(config::DEFAULT_MAX_VALUE_BYTES),
         };
-        if !enabled {
+        if !self.enabled.unwrap_or(true) {
             return Ok(RedisCache::from_parts(None, settings));
         }
-        if let Some((sentinels, master)) = &self.sentinel {
-            return Ok(RedisCache::from_parts(
-                Some(self.sentinel_topology(sentinels, master)?),
-                settings,
-            ));
-        }
-        if let Some(nodes) = &self.cluster {
-            return Ok(RedisCache::from_parts(
-                Some(self.cluster_topology(nodes)?),
-                settings,
-            ));
-        }
-        let base = match &self.url {
-            Some(url) => Target::from_url(url, "url")?,
-            None if self.use_env.unwrap_or(true) => Target::from_env(env)?,
-            None => Target::default(),
-        };
-        if let Some(db) = self.fields.db {
-            if db < 0 {
-                return Err(Error::config("db", format!("{db} is not a database index")));
-            }
-        }
-        if self.fields.port == Some(0) {
-            return Err(Error::config("port", "0 is not a port"));
-        }
-        let info = base.overlay(&self.fields).connection_info()?;
-        Ok(RedisCache::from_parts(
-            Some(Topology::Single(Box::new(info))),
-            settings,
-        ))
-    }
-
-    /// The TLS files, read now so a missing or unreadable one is an error from `build()`.
-    fn certs(&self) -> Result<Option<Certs>, Error> {
-        if self.tls_ca_file.is_none() && self.tls_client.is_none() {
-            return Ok(None);
-        }
-        let read = |setting: &str, path: &std::path::Path| {
-            std::fs::read(path)
-                .map_err(|e| Error::config(setting, format!("cannot read {}: {e}", path.display())))
-        };
-        Ok(Some(Certs {
-            root: self
-                .tls_ca_file
-                .as_deref()
-                .map(|p| read("tls_ca_file", p))
-                .transpose()?,
-            client: match &self.tls_client {
-                Some((cert, key)) => Some((
-                    read("tls_client_cert", cert)?,
-                    read("tls_client_cert", key)?,
-                )),
-                None => None,
-            },
-        }))
-    }
-
-    /// The sentinels, and the primary's database and credentials from the builder.
-    fn sentinel_topology(&self, sentinels: &[String], master: &str) -> Result<Topology, Error> {
-        if self.url.is_some()
-            || self.fields.host.is_some()
-            || self.fields.port.is_some()
-            || self.cluster.is_some()
-        {
-            return Err(Error::config(
-                "sentinel",
-                "give the sentinels with sentinel(..), not with url, host, port or cluster as well",
-            ));
-        }
-        if sentinels.is_empty() || master.is_empty() {
-            return Err(Error::config(
-                "sentinel",
-                "needs at least one sentinel and the master's name",
-            ));
-        }
-        let sentinels = sentinels
-            .iter()
-            .map(|node| Target::from_url(node, "sentinel")?.connection_info())
-            .collect::<Result<Vec<_>, Error>>()?;
-        let db = self.fields.db.unwrap_or(0);
-        if db < 0 {
-            return Err(Error::config("db", format!("{db} is not a database index")));
-        }
-        let mut redis = redis::RedisConnectionInfo::default().set_db(db);
-        if let Some(user) = &self.fields.username {
-            redis = redis.set_username(user);
-        }
-        if let Some(password) = &self.fields.password {
-            redis = redis.set_password(password);
-        }
-        Ok(Topology::Sentinel(Box::new(SentinelTopology {
-            sentinels,
-            master: master.to_owned(),
-            redis,
-        })))
-    }
-
-    /// The nodes of a cluster, with the builder's `username` and `password` over each.
-    fn cluster_topology(&self, nodes: &[String]) -> Result<Topology, Error> {
-        if self.url.is_some() || self.fields.host.is_some() || self.fields.port.is_some() {
-            return Err(Error::config(
-                "cluster",
-                "give the nodes with cluster(..), not with url, host or port as well",
-            ));
-        }
-        if nodes.is_empty() {
-            return Err(Error::config("cluster", "needs at least one node"));
-        }
-        if self.fields.db.is_some_and(|db| db != 0) {
-            return Err(Error::config("db", "a Redis Cluster has only database 0"));
-        }
-        let credentials = Target {
-            username: self.fields.username.clone(),
-            password: self.fields.password.clone(),
-            ..Target::default()
-        };
-        let infos = nodes
-            .iter()
-            .map(|node| {
-                let target = Target::from_url(node, "cluster")?.overlay(&credentials);
-                if target.db.is_some_and(|db| db != 0) {
-                    return Err(Error::config(
-                        "cluster",
-                        format!("{node:?}: a Redis Cluster has only database 0"),
-                    ));
-                }
-                target.connection_info()
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok(Topology::Cluster(infos))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    #[test]
-    fn disabled_cache_accepts_any_url() {
-        let cache = RedisCache::builder()
-            .url("not a url")
-            .enabled(false)
-            .build()
-            .expect("disabled is fine");
-        assert!(!cache.is_enabled());
-    }
-
-    #[test]
-    fn bad_url_is_a_config_error_naming_url() {
-        let err = RedisCache::builder()
-            .url("http://nope")
-            .build_with_env(&no_env)
-            .expect_err("bad");
-        assert!(
-            matches!(&err, Error::Config { setting, .. } if setting == "url"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn bad_environment_is_an_error_from_build() {
-        let env = |k: &str| (k == "REDIS_SERVICE_PORT").then(|| "abc".to_string());
-        let err = RedisCache::builder()
-            .build_with_env(&env)
-            .expect_err("bad port");
-        assert!(err.to_string().contains("REDIS_SERVICE_PORT"), "{err}");
-        // Code beats the environment: with a URL in code the variable is not read.
-        assert!(
-            RedisCache::builder()
-                .url("redis://h:1")
-                .build_with_env(&env)
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn debug_output_hides_the_password() {
-        let b = RedisCache::builder()
-            .password("hunter2")
-            .url("redis://:hunter2@h:1/0");
-        assert!(!format!("{b:?}").contains("hunter2"));
-        let cache = b.build_with_env(&no_env).expect("valid");
-        let shown = format!("{cache:?}");
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("h:1"), "{shown}");
-    }
-
-    #[test]
-    fn zero_timeout_and_braced_prefix_are_refused() {
-        assert!(
-            RedisCache::builder()
-                .timeout(Duration::ZERO)
-                .build_with_env(&no_env)
-                .is_err()
-        );
-        assert!(
-            RedisCache::builder()
-                .prefix("a{b}")
-                .build_with_env(&no_env)
-                .is_err()
-        );
+        let env = self.use_env.unwrap_or(true).then_some(env);
+        let topology = self.at.topology(env)?;
+        Ok(RedisCache::from_parts(Some(topology), settings))
     }
 }

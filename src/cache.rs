@@ -3,56 +3,23 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
-use crate::__private::Options;
 use crate::backend::Backend;
+use crate::backend::topology::{Certs, Topology};
 use crate::builder::RedisCacheBuilder;
-use crate::connect::{Certs, Topology};
-use crate::flight::Flights;
+use crate::call::flight::Flights;
+use crate::call::options::Options;
+use crate::config::Settings;
 use crate::key::Key;
-use crate::pending::Pending;
+use crate::stats::flush::Tally;
+use crate::stats::observe::Throttle;
 use crate::stats::{Counter, Stats};
-use crate::{Error, background};
-
-/// How many hashes hold the counts on a cluster.
-const STATS_SHARDS: u64 = 16;
-
-/// This process's stats hash on a cluster (`None`: the one hash of a single server).
-fn stats_shard(topology: Option<&Topology>) -> Option<u64> {
-    use std::hash::BuildHasher;
-    let cluster = topology.is_some_and(Topology::is_cluster);
-    cluster.then(|| {
-        std::collections::hash_map::RandomState::new().hash_one(std::process::id()) % STATS_SHARDS
-    })
-}
+use crate::{Error, runtime};
 
 /// How often pending stats are added to Redis.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
-
-/// The settings of a cache besides where Redis is.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) prefix: String,
-    pub(crate) certs: Option<Certs>,
-    pub(crate) timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) max_value_bytes: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        use crate::builder::{DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
-        Settings {
-            prefix: DEFAULT_PREFIX.to_owned(),
-            certs: None,
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_TIMEOUT,
-            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
-        }
-    }
-}
 
 /// A handle on a Redis database used as a cache. Cheap to clone; clones share connections,
 /// in-flight computations and stats.
@@ -85,7 +52,6 @@ pub struct RedisCache {
 }
 
 pub(crate) struct Inner {
-    stats_shard: Option<u64>,
     certs: Option<Certs>,
     /// `None` when the cache is disabled.
     topology: Option<Topology>,
@@ -95,11 +61,11 @@ pub(crate) struct Inner {
     pub(crate) max_value_bytes: usize,
     backend: OnceLock<Option<Backend>>,
     pub(crate) flights: Arc<Flights>,
-    /// Counts not yet added to Redis.
-    pending: Pending,
-    /// Held while pending counts travel to Redis, so a stats read sees them.
-    flushing: tokio::sync::Mutex<()>,
+    /// Counts, and where they go in Redis.
+    tally: Tally,
     flusher_started: AtomicBool,
+    /// Limits the "calling the function instead" warnings of degraded calls.
+    pub(crate) degraded_log: Throttle,
 }
 
 impl fmt::Debug for RedisCache {
@@ -147,7 +113,10 @@ impl RedisCache {
     pub(crate) fn from_parts(topology: Option<Topology>, settings: Settings) -> RedisCache {
         RedisCache {
             inner: Arc::new(Inner {
-                stats_shard: stats_shard(topology.as_ref()),
+                tally: Tally::new(
+                    &settings.prefix,
+                    topology.as_ref().is_some_and(Topology::is_cluster),
+                ),
                 topology,
                 prefix: settings.prefix,
                 certs: settings.certs,
@@ -156,9 +125,8 @@ impl RedisCache {
                 max_value_bytes: settings.max_value_bytes,
                 backend: OnceLock::new(),
                 flights: Arc::default(),
-                pending: Pending::default(),
-                flushing: tokio::sync::Mutex::new(()),
                 flusher_started: AtomicBool::new(false),
+                degraded_log: Throttle::default(),
             }),
         }
     }
@@ -204,7 +172,7 @@ impl RedisCache {
     /// ```
     ///
     /// # Errors
-    /// When Redis cannot be read; [`Error::Unavailable`] when the cache is disabled.
+    /// When Redis cannot be read; [`Error::Disabled`] when the cache is disabled.
     pub async fn stats(&self) -> Result<Stats, Error> {
         Ok(Stats::from_fields(&self.inner.read_stats(false).await?))
     }
@@ -274,6 +242,23 @@ impl RedisCache {
         self.blocking(|inner| async move { Ok(Stats::from_fields(&inner.read_stats(true).await?)) })
     }
 
+    /// [`stats_by_function`](Self::stats_by_function) for sync code; needs no runtime.
+    ///
+    /// ```no_run
+    /// # fn demo(cache: &rediscache::RedisCache) -> Result<(), rediscache::Error> {
+    /// let by_function = cache.stats_by_function_blocking()?;
+    /// let busiest = by_function.iter().max_by_key(|(_, s)| s.success + s.missed);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`stats`](Self::stats).
+    pub fn stats_by_function_blocking(&self) -> Result<BTreeMap<String, Stats>, Error> {
+        self.blocking(
+            |inner| async move { Ok(Stats::by_function(&inner.read_stats(false).await?)) },
+        )
+    }
+
     /// Checks that Redis answers and accepts the credentials.
     ///
     /// ```no_run
@@ -286,7 +271,7 @@ impl RedisCache {
     /// ```
     ///
     /// # Errors
-    /// The Redis error or timeout; [`Error::Unavailable`] when the cache is disabled.
+    /// The Redis error or timeout; [`Error::Disabled`] when the cache is disabled.
     pub async fn ping(&self) -> Result<(), Error> {
         self.inner.backend()?.ping().await
     }
@@ -309,28 +294,23 @@ impl RedisCache {
         &self,
         op: impl FnOnce(Arc<Inner>) -> F,
     ) -> Result<T, Error> {
-        let handle = background::handle().ok_or(Error::Unavailable("no background runtime"))?;
-        background::block_on(handle, op(self.inner.clone()))
+        let handle = runtime::handle().ok_or(Error::NoRuntime)?;
+        runtime::block_on(handle, op(self.inner.clone()))
     }
 }
 
 impl Inner {
     /// The connections, prepared on first use.
     pub(crate) fn backend(self: &Arc<Self>) -> Result<&Backend, Error> {
-        let topology = self
-            .topology
-            .as_ref()
-            .ok_or(Error::Unavailable("the cache is disabled"))?;
+        let topology = self.topology.as_ref().ok_or(Error::Disabled)?;
         let backend = self.backend.get_or_init(|| {
-            let handle = background::handle()?;
+            let handle = runtime::handle()?;
             let _context = handle.enter();
             Backend::new(topology, self.certs.as_ref(), self.timeout, self.connect_timeout)
                 .map_err(|e| tracing::error!(redis = %topology, error = %e, "rediscache: cannot set up connections; calls run uncached"))
                 .ok()
         });
-        let backend = backend
-            .as_ref()
-            .ok_or(Error::Unavailable("connections could not be set up"))?;
+        let backend = backend.as_ref().ok_or(Error::NoConnections)?;
         self.start_flusher();
         Ok(backend)
     }
@@ -342,61 +322,12 @@ impl Inner {
 
     /// Counts `c` for function `opts`: one atomic add on the common path.
     pub(crate) fn count(&self, opts: &'static Options, c: Counter) {
-        self.pending.count(opts, c);
-        crate::observe::event(opts, c);
+        self.tally.count(opts.counted(), c);
     }
 
-    /// Where this process adds its counts. On a cluster, processes spread their counts over
-    /// [`STATS_SHARDS`] hashes in different slots, so no one node takes all counter traffic.
-    fn stats_key(&self) -> String {
-        match self.stats_shard {
-            None => format!("{}:stats", self.prefix),
-            Some(shard) => format!("{}:stats:{{{shard}}}", self.prefix),
-        }
-    }
-
-    /// Every key holding counts.
-    fn stats_keys(&self) -> Vec<String> {
-        match self.stats_shard {
-            None => vec![format!("{}:stats", self.prefix)],
-            Some(_) => (0..STATS_SHARDS)
-                .map(|shard| format!("{}:stats:{{{shard}}}", self.prefix))
-                .collect(),
-        }
-    }
-
-    /// Adds this process's pending counts to Redis, as totals and per function.
-    async fn flush(self: &Arc<Self>) -> Result<(), Error> {
-        let _flushing = self.flushing.lock().await;
-        let taken = self.pending.take();
-        if taken.is_empty() {
-            return Ok(());
-        }
-        let per_function: Vec<(&str, &[(Counter, u64)])> = taken
-            .iter()
-            .map(|t| (t.function, t.counts.as_slice()))
-            .collect();
-        let result = match self.backend() {
-            Ok(b) => b.add_stats(&self.stats_key(), &per_function).await,
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            Pending::restore(&taken);
-        }
-        result
-    }
-
-    /// Every field of the stats hashes, summed over the shards; with `reset`, deleted.
+    /// Every field of the stats hashes; with `reset`, deleted.
     async fn read_stats(self: &Arc<Self>, reset: bool) -> Result<HashMap<String, i64>, Error> {
-        self.flush().await?;
-        let backend = self.backend()?;
-        let mut total = HashMap::new();
-        for key in self.stats_keys() {
-            for (field, n) in backend.read_stats(&key, reset).await? {
-                *total.entry(field).or_insert(0) += n;
-            }
-        }
-        Ok(total)
+        self.tally.read(self.backend()?, reset).await
     }
 
     fn start_flusher(self: &Arc<Self>) {
@@ -407,18 +338,32 @@ impl Inner {
             return;
         }
         let weak = Arc::downgrade(self);
-        background::spawn(async move {
+        runtime::spawn(async move {
             let mut tick = tokio::time::interval(FLUSH_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
-                if inner.pending.any() {
-                    if let Err(e) = inner.flush().await {
+                if inner.tally.any() {
+                    if let Err(e) = inner.tally.flush(inner.backend()).await {
                         tracing::debug!(error = %e, "rediscache: stats flush failed; will retry");
                     }
                 }
             }
         });
     }
+}
+
+/// The cache used when `#[cache]` names none: [`RedisCache::new()`], configured by the
+/// environment. A malformed environment is logged once and gives a disabled cache, so calls still
+/// work.
+pub fn default_cache() -> &'static RedisCache {
+    static DEFAULT: LazyLock<RedisCache> = LazyLock::new(|| match RedisCache::new() {
+        Ok(cache) => cache,
+        Err(e) => {
+            tracing::error!(error = %e, "rediscache: bad configuration in the environment; caching is off");
+            RedisCache::disabled()
+        }
+    });
+    &DEFAULT
 }

@@ -1,15 +1,61 @@
-//! Where the connection settings come from: code beats the environment beats defaults.
+//! What a cache is configured with, and where each setting comes from: code beats the
+//! environment beats defaults. The builder collects what code asked for ([`Requested`]); this
+//! module reads the environment, fills in defaults, and resolves it all into a [`Topology`]
+//! and [`Settings`], checking everything without touching the network.
 
 use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
 
 use crate::Error;
+use crate::backend::topology::{Certs, SentinelTopology, Topology};
 
 /// Default host when neither code nor the environment names one.
 pub(crate) const DEFAULT_HOST: &str = "localhost";
 /// Default port.
 pub(crate) const DEFAULT_PORT: u16 = 6379;
+/// Default bound on each Redis operation and connection attempt.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default largest entry the cache stores.
+pub(crate) const DEFAULT_MAX_VALUE_BYTES: usize = 8 * 1024 * 1024;
+/// Default key prefix.
+pub(crate) const DEFAULT_PREFIX: &str = "rediscache";
+
+/// The settings of a cache besides where Redis is.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) prefix: String,
+    pub(crate) certs: Option<Certs>,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_value_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            certs: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_TIMEOUT,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+        }
+    }
+}
+
+/// Where Redis is, as code asked for it through the builder; every field possibly unset.
+#[derive(Clone, Default)]
+pub(crate) struct Requested {
+    pub(crate) url: Option<String>,
+    pub(crate) cluster: Option<Vec<String>>,
+    pub(crate) sentinel: Option<(Vec<String>, String)>,
+    pub(crate) tls_ca_file: Option<PathBuf>,
+    pub(crate) tls_client: Option<(PathBuf, PathBuf)>,
+    /// Host, port, db and credentials given one by one.
+    pub(crate) fields: Target,
+}
 
 /// Connection settings, each field possibly unset.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -153,6 +199,137 @@ impl fmt::Display for Redacted<'_> {
     }
 }
 
+impl Requested {
+    /// The topology: sentinels or cluster nodes if given, else one server from the URL, or
+    /// (when `env` is given) the environment, with the fields given in code over it.
+    pub(crate) fn topology(
+        &self,
+        env: Option<&dyn Fn(&str) -> Option<String>>,
+    ) -> Result<Topology, Error> {
+        if let Some((sentinels, master)) = &self.sentinel {
+            return self.sentinel_topology(sentinels, master);
+        }
+        if let Some(nodes) = &self.cluster {
+            return self.cluster_topology(nodes);
+        }
+        let base = match (&self.url, env) {
+            (Some(url), _) => Target::from_url(url, "url")?,
+            (None, Some(env)) => Target::from_env(env)?,
+            (None, None) => Target::default(),
+        };
+        if let Some(db) = self.fields.db {
+            if db < 0 {
+                return Err(Error::config("db", format!("{db} is not a database index")));
+            }
+        }
+        if self.fields.port == Some(0) {
+            return Err(Error::config("port", "0 is not a port"));
+        }
+        let info = base.overlay(&self.fields).connection_info()?;
+        Ok(Topology::Single(Box::new(info)))
+    }
+
+    /// The TLS files, read now so a missing or unreadable one is an error from `build()`.
+    pub(crate) fn certs(&self) -> Result<Option<Certs>, Error> {
+        if self.tls_ca_file.is_none() && self.tls_client.is_none() {
+            return Ok(None);
+        }
+        let read = |setting: &str, path: &std::path::Path| {
+            std::fs::read(path)
+                .map_err(|e| Error::config(setting, format!("cannot read {}: {e}", path.display())))
+        };
+        Ok(Some(Certs {
+            root: self
+                .tls_ca_file
+                .as_deref()
+                .map(|p| read("tls_ca_file", p))
+                .transpose()?,
+            client: match &self.tls_client {
+                Some((cert, key)) => Some((
+                    read("tls_client_cert", cert)?,
+                    read("tls_client_cert", key)?,
+                )),
+                None => None,
+            },
+        }))
+    }
+
+    /// The sentinels, and the primary's database and credentials from the builder.
+    fn sentinel_topology(&self, sentinels: &[String], master: &str) -> Result<Topology, Error> {
+        if self.url.is_some()
+            || self.fields.host.is_some()
+            || self.fields.port.is_some()
+            || self.cluster.is_some()
+        {
+            return Err(Error::config(
+                "sentinel",
+                "give the sentinels with sentinel(..), not with url, host, port or cluster as well",
+            ));
+        }
+        if sentinels.is_empty() || master.is_empty() {
+            return Err(Error::config(
+                "sentinel",
+                "needs at least one sentinel and the master's name",
+            ));
+        }
+        let sentinels = sentinels
+            .iter()
+            .map(|node| Target::from_url(node, "sentinel")?.connection_info())
+            .collect::<Result<Vec<_>, Error>>()?;
+        let db = self.fields.db.unwrap_or(0);
+        if db < 0 {
+            return Err(Error::config("db", format!("{db} is not a database index")));
+        }
+        let mut redis = redis::RedisConnectionInfo::default().set_db(db);
+        if let Some(user) = &self.fields.username {
+            redis = redis.set_username(user);
+        }
+        if let Some(password) = &self.fields.password {
+            redis = redis.set_password(password);
+        }
+        Ok(Topology::Sentinel(Box::new(SentinelTopology {
+            sentinels,
+            master: master.to_owned(),
+            redis,
+        })))
+    }
+
+    /// The nodes of a cluster, with the builder's `username` and `password` over each.
+    fn cluster_topology(&self, nodes: &[String]) -> Result<Topology, Error> {
+        if self.url.is_some() || self.fields.host.is_some() || self.fields.port.is_some() {
+            return Err(Error::config(
+                "cluster",
+                "give the nodes with cluster(..), not with url, host or port as well",
+            ));
+        }
+        if nodes.is_empty() {
+            return Err(Error::config("cluster", "needs at least one node"));
+        }
+        if self.fields.db.is_some_and(|db| db != 0) {
+            return Err(Error::config("db", "a Redis Cluster has only database 0"));
+        }
+        let credentials = Target {
+            username: self.fields.username.clone(),
+            password: self.fields.password.clone(),
+            ..Target::default()
+        };
+        let infos = nodes
+            .iter()
+            .map(|node| {
+                let target = Target::from_url(node, "cluster")?.overlay(&credentials);
+                if target.db.is_some_and(|db| db != 0) {
+                    return Err(Error::config(
+                        "cluster",
+                        format!("{node:?}: a Redis Cluster has only database 0"),
+                    ));
+                }
+                target.connection_info()
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Topology::Cluster(infos))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +417,78 @@ mod tests {
     fn url_credentials_are_read_and_redacted() {
         let t = Target::from_url("redis://alice:pw@h:1/5", "url").expect("valid");
         assert_eq!(shown(&t), "redis://alice:***@h:1/5");
+    }
+
+    // What `RedisCacheBuilder::build` makes of the requested settings.
+    use crate::RedisCache;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn disabled_cache_accepts_any_url() {
+        let cache = RedisCache::builder()
+            .url("not a url")
+            .enabled(false)
+            .build()
+            .expect("disabled is fine");
+        assert!(!cache.is_enabled());
+    }
+
+    #[test]
+    fn bad_url_is_a_config_error_naming_url() {
+        let err = RedisCache::builder()
+            .url("http://nope")
+            .build_with_env(&no_env)
+            .expect_err("bad");
+        assert!(
+            matches!(&err, Error::Config { setting, .. } if setting == "url"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_environment_is_an_error_from_build() {
+        let env = |k: &str| (k == "REDIS_SERVICE_PORT").then(|| "abc".to_string());
+        let err = RedisCache::builder()
+            .build_with_env(&env)
+            .expect_err("bad port");
+        assert!(err.to_string().contains("REDIS_SERVICE_PORT"), "{err}");
+        // Code beats the environment: with a URL in code the variable is not read.
+        assert!(
+            RedisCache::builder()
+                .url("redis://h:1")
+                .build_with_env(&env)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let b = RedisCache::builder()
+            .password("hunter2")
+            .url("redis://:hunter2@h:1/0");
+        assert!(!format!("{b:?}").contains("hunter2"));
+        let cache = b.build_with_env(&no_env).expect("valid");
+        let shown = format!("{cache:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("h:1"), "{shown}");
+    }
+
+    #[test]
+    fn zero_timeout_and_braced_prefix_are_refused() {
+        assert!(
+            RedisCache::builder()
+                .timeout(Duration::ZERO)
+                .build_with_env(&no_env)
+                .is_err()
+        );
+        assert!(
+            RedisCache::builder()
+                .prefix("a{b}")
+                .build_with_env(&no_env)
+                .is_err()
+        );
     }
 }

@@ -60,35 +60,28 @@
     deny(clippy::panic, clippy::unwrap_used, clippy::expect_used)
 )]
 
-mod backend;
-mod background;
-mod breaker;
+// The handle and its configuration.
 mod builder;
 mod cache;
-mod call;
-mod call_async;
-mod call_sync;
-mod codec;
 mod config;
-mod connect;
-mod conns;
-mod error;
-mod flight;
-mod key;
-mod observe;
-mod pending;
-mod policy;
-mod script;
-mod shape;
+// One call of a cached function: the algorithm, storing, single flight, freshness.
+mod call;
+// Everything that speaks to Redis.
+mod backend;
+// Counters, their batches and flushes, metrics and the log limiter.
 mod stats;
-mod throttle;
-mod wakeup;
+// Small pieces every layer uses.
+mod clock;
+mod codec;
+mod error;
+mod key;
+mod runtime;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use builder::{DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisCacheBuilder};
+pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
 pub use error::Error;
 pub use stats::Stats;

@@ -1,6 +1,6 @@
 //! Attribution (`HITS_ATTRIBUTION=1`): the CPU cost of each step of a hit besides the round
-//! trip, one at a time in a tight loop, as the crate performs them (src/call.rs, src/key.rs,
-//! src/backend.rs, src/codec.rs, src/policy.rs, src/stats.rs). Their sum is what the crate adds
+//! trip, one at a time in a tight loop, as the crate performs them (src/call/, src/key.rs,
+//! src/backend/, src/codec.rs, src/clock.rs, src/stats/). Their sum is what the crate adds
 //! to a `GET` on its connection when nothing waits on a lock or a cache line.
 
 use std::hint::black_box;
@@ -9,10 +9,12 @@ use std::sync::{OnceLock, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rediscache::__private::KeyArgs;
-use rediscache::DEFAULT_PREFIX;
+use rediscache::RedisCacheBuilder;
 use tokio::runtime::Handle;
 
 use crate::fixture::Fixture;
+
+const DEFAULT_PREFIX: &str = RedisCacheBuilder::DEFAULT_PREFIX;
 
 /// Iterations of each step.
 const N: u32 = 200_000;

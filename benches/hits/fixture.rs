@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
-use rediscache::{DEFAULT_PREFIX, RedisCache};
+use rediscache::{RedisCache, RedisCacheBuilder};
 use tokio::runtime::Runtime;
 
 use crate::support::RedisServer;
@@ -179,7 +179,7 @@ impl Fixture {
 /// Stores, next to the two cached entries, a raw value as long as theirs under a key as long as
 /// the longer of theirs. Returns that key and the key of `cached_async(1)`'s entry.
 fn raw_twin(server: &RedisServer) -> (String, String) {
-    let mut keys = server.keys(&format!("{DEFAULT_PREFIX}:{{*"));
+    let mut keys = server.keys(&format!("{}:{{*", RedisCacheBuilder::DEFAULT_PREFIX));
     keys.sort();
     assert_eq!(keys.len(), 2, "two cached entries: {keys:?}");
     let mut sync = server.conn();

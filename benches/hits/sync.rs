@@ -28,7 +28,7 @@ impl Wake for Unpark {
     }
 }
 
-/// The crate's way of running a sync hit (src/background.rs): poll on the calling thread inside
+/// The crate's way of running a sync hit (src/runtime.rs): poll on the calling thread inside
 /// the runtime's context, park until woken.
 fn block_on<F: Future>(handle: &Handle, fut: F) -> F::Output {
     let _context = handle.enter();

@@ -1,14 +1,6 @@
-//! Pure decisions: is an entry fresh or stale, how long to wait, what to count.
+//! Is an entry fresh or stale: the one decision of a hit, pure and unit-tested.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Milliseconds since the Unix epoch on this machine's clock.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use std::time::Duration;
 
 /// What a read of the value key found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +25,6 @@ pub(crate) fn freshness(written_ms: u64, now_ms: u64, refresh: Duration) -> Fres
     }
 }
 
-/// A Redis `PX` argument: whole milliseconds, at least 1 (Redis rejects 0).
-pub(crate) fn px(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,11 +43,5 @@ mod tests {
             freshness(5_000, 1_000, Duration::from_secs(1)),
             Freshness::Fresh
         );
-    }
-
-    #[test]
-    fn px_is_never_zero() {
-        assert_eq!(px(Duration::from_micros(10)), 1);
-        assert_eq!(px(Duration::from_millis(1500)), 1500);
     }
 }

@@ -1,6 +1,16 @@
 //! The Redis side: the commands the cache sends, each bounded by the configured timeout and
-//! guarded by the circuit breaker, over connections of any topology (see `connect.rs`), one per
-//! runtime, replaced when they break (see `conns.rs`).
+//! guarded by the circuit breaker, over connections of any topology ([`topology`],
+//! [`connector`], [`conn`]), one per runtime, replaced when they break ([`pool`]), and the
+//! subscriptions that wake waiters ([`wakeups`]). Nothing here knows about cached functions.
+
+pub(crate) mod breaker;
+pub(crate) mod conn;
+pub(crate) mod connector;
+pub(crate) mod pool;
+pub(crate) mod scripts;
+pub(crate) mod subscriber;
+pub(crate) mod topology;
+pub(crate) mod wakeups;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,16 +22,16 @@ use redis::{AsyncCommands, Cmd};
 use tokio::runtime::Handle;
 
 use crate::Error;
-use crate::breaker::{self, Breaker};
+use crate::clock::px;
 use crate::codec;
-use crate::connect::{Certs, Conn, Connector, Topology};
-use crate::conns::Conns;
 use crate::key::Key;
-use crate::policy::px;
-use crate::script;
-use crate::stats::Counter;
-use crate::throttle::Throttle;
-use crate::wakeup::{Subscription, Wakeups};
+use breaker::Breaker;
+use conn::Conn;
+use connector::Connector;
+use pool::Conns;
+use scripts as script;
+use topology::{Certs, Topology};
+use wakeups::{Subscription, Wakeups};
 
 /// How long misses compute for themselves after Redis refused a write.
 const WRITES_REFUSED_FOR_MS: u64 = 1_000;
@@ -49,8 +59,6 @@ pub(crate) struct Backend {
     breaker: Breaker,
     /// Until when (ms since the epoch) misses compute instead of returning a default; 0: never.
     writes_refused_until: AtomicU64,
-    /// Limits the "calling the function instead" warnings of degraded calls.
-    pub(crate) degraded_log: Throttle,
     wakeups: Arc<Wakeups>,
     timeout: Duration,
     /// Entries waiting to be stored again after Redis did not take them (see [`LateStore`]).
@@ -90,7 +98,6 @@ impl Backend {
             composite: !matches!(topology, Topology::Single(_)),
             breaker: Breaker::default(),
             writes_refused_until: AtomicU64::new(0),
-            degraded_log: Throttle::default(),
             wakeups,
             timeout,
             late_stores: Arc::default(),
@@ -119,9 +126,7 @@ impl Backend {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         if !self.breaker.allow(self.timeout.saturating_mul(2)) {
-            return Err(Error::Unavailable(
-                "redis is unreachable; the circuit breaker is open",
-            ));
+            return Err(Error::CircuitOpen);
         }
         let result = match tokio::time::timeout(self.timeout, self.run(op)).await {
             Ok(result) => result,
@@ -144,9 +149,7 @@ impl Backend {
             return self.bounded(op).await;
         }
         if !self.breaker.allow(self.timeout.saturating_mul(2)) {
-            return Err(Error::Unavailable(
-                "redis is unreachable; the circuit breaker is open",
-            ));
+            return Err(Error::CircuitOpen);
         }
         let result = self.run(op).await;
         self.report(&result);
@@ -181,7 +184,7 @@ impl Backend {
         match &result {
             Ok(_) => self.writes_refused_until.store(0, Ordering::Relaxed),
             Err(Error::Redis(_)) => {
-                let until = crate::policy::now_ms().saturating_add(WRITES_REFUSED_FOR_MS);
+                let until = crate::clock::now_ms().saturating_add(WRITES_REFUSED_FOR_MS);
                 self.writes_refused_until.store(until, Ordering::Relaxed);
             }
             Err(_) => {}
@@ -192,7 +195,7 @@ impl Backend {
     /// Whether Redis refused a write within the last second.
     pub(crate) fn writes_refused(&self) -> bool {
         let until = self.writes_refused_until.load(Ordering::Relaxed);
-        until != 0 && crate::policy::now_ms() < until
+        until != 0 && crate::clock::now_ms() < until
     }
 
     /// Reads an entry: the one command of a hit. A key of the wrong type (garbage written by
@@ -338,27 +341,15 @@ impl Backend {
             .map(drop)
     }
 
-    /// Adds counts to the stats hash, in one pipeline: each counter's total, and per function
-    /// under `COUNTER@FUNCTION`.
-    pub(crate) async fn add_stats(
+    /// Adds each `(field, n)` to the hash `key`, in one pipeline.
+    pub(crate) async fn add_to_hash(
         &self,
-        stats_key: &str,
-        per_function: &[(&str, &[(Counter, u64)])],
+        key: &str,
+        fields: &[(String, u64)],
     ) -> Result<(), Error> {
-        let mut totals = [0u64; Counter::ALL.len()];
         let mut pipe = redis::pipe();
-        for (function, counts) in per_function {
-            for (c, n) in counts.iter() {
-                totals[*c as usize] += n;
-                pipe.hincr(stats_key, format!("{}@{function}", c.field()), *n)
-                    .ignore();
-            }
-        }
-        for c in Counter::ALL {
-            if totals[c as usize] > 0 {
-                pipe.hincr(stats_key, c.field(), totals[c as usize])
-                    .ignore();
-            }
+        for (field, n) in fields {
+            pipe.hincr(key, field, *n).ignore();
         }
         self.bounded(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await

@@ -9,8 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::__private::Options;
-use crate::stats::{Counter, Counters};
+use crate::stats::{Counter, Counters, FunctionStats};
 
 /// Caches are told apart by an id that is never reused (an address could be, after a drop).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -20,10 +19,13 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Pending {
     id: u64,
     /// Functions whose `static` counters this cache owns.
-    owned: Mutex<Vec<&'static Options>>,
+    owned: Mutex<Vec<Function>>,
     /// Functions owned by another cache, counted here when called through this one.
-    foreign: Mutex<Vec<(&'static Options, Arc<Counters>)>>,
+    foreign: Mutex<Vec<(Function, Arc<Counters>)>>,
 }
+
+/// A cached function as its counts know it: its name and its `static` counters.
+pub(crate) type Function = (&'static str, &'static FunctionStats);
 
 /// Counts taken for a flush, with where to put them back if it fails.
 pub(crate) struct Taken {
@@ -48,34 +50,35 @@ impl Default for Pending {
 }
 
 impl Pending {
-    /// Counts `c` for `opts`'s function.
-    pub(crate) fn count(&self, opts: &'static Options, c: Counter) {
-        let owner = &opts.stats.owner;
+    /// Counts `c` for `function`.
+    pub(crate) fn count(&self, function: Function, c: Counter) {
+        let stats = function.1;
+        let owner = &stats.owner;
         // A load first: the common case reads a shared cache line and writes only the counter.
         let current = owner.load(Ordering::Relaxed);
         if current == self.id {
-            opts.stats.counters.add(c);
+            stats.counters.add(c);
         } else if current == 0
             && owner
                 .compare_exchange(0, self.id, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            lock(&self.owned).push(opts);
-            opts.stats.counters.add(c);
+            lock(&self.owned).push(function);
+            stats.counters.add(c);
         } else {
-            self.count_foreign(opts, c);
+            self.count_foreign(function, c);
         }
     }
 
     #[cold]
-    fn count_foreign(&self, opts: &'static Options, c: Counter) {
+    fn count_foreign(&self, function: Function, c: Counter) {
         let mut foreign = lock(&self.foreign);
-        match foreign.iter().find(|(f, _)| std::ptr::eq(*f, opts)) {
+        match foreign.iter().find(|(f, _)| std::ptr::eq(f.1, function.1)) {
             Some((_, counters)) => counters.add(c),
             None => {
                 let counters = Arc::new(Counters::new());
                 counters.add(c);
-                foreign.push((opts, counters));
+                foreign.push((function, counters));
             }
         }
     }
@@ -84,20 +87,20 @@ impl Pending {
     pub(crate) fn any(&self) -> bool {
         lock(&self.owned)
             .iter()
-            .any(|f| !f.stats.counters.is_empty())
+            .any(|(_, stats)| !stats.counters.is_empty())
             || lock(&self.foreign).iter().any(|(_, c)| !c.is_empty())
     }
 
     /// Takes every pending count, leaving zeros.
     pub(crate) fn take(&self) -> Vec<Taken> {
-        let owned: Vec<&'static Options> = lock(&self.owned).clone();
-        let foreign: Vec<(&'static Options, Arc<Counters>)> = lock(&self.foreign).clone();
+        let owned: Vec<Function> = lock(&self.owned).clone();
+        let foreign: Vec<(Function, Arc<Counters>)> = lock(&self.foreign).clone();
         let owned = owned
             .into_iter()
-            .map(|f| (f.name, Source::Owned(&f.stats.counters)));
+            .map(|(name, stats)| (name, Source::Owned(&stats.counters)));
         let foreign = foreign
             .into_iter()
-            .map(|(f, c)| (f.name, Source::Foreign(c)));
+            .map(|((name, _), c)| (name, Source::Foreign(c)));
         owned
             .chain(foreign)
             .map(|(function, from)| Taken {
@@ -132,20 +135,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::__private::FunctionStats;
 
-    fn function(name: &'static str) -> &'static Options {
-        Box::leak(Box::new(Options {
-            name,
-            refresh: Duration::from_secs(1),
-            expire: Duration::from_secs(2),
-            retry: Duration::from_secs(1),
-            wait: false,
-            stats: FunctionStats::new(),
-        }))
+    fn function(name: &'static str) -> Function {
+        (name, Box::leak(Box::new(FunctionStats::new())))
     }
 
     fn counts(taken: &[Taken]) -> Vec<(&'static str, Vec<(Counter, u64)>)> {

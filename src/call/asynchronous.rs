@@ -2,13 +2,14 @@
 
 use std::future::Future;
 
-use crate::__private::Options;
-use crate::background;
+use crate::call::options::Options;
+use crate::call::returns::Shape;
 use crate::call::{self, Job};
-use crate::shape::Shape;
+use crate::runtime;
 use crate::{Error, RedisCache};
 
 /// An async function's execution: a closure returning a `'static` future.
+#[derive(Debug)]
 pub struct AsyncJob<F>(pub F);
 
 impl<F, Fut, R> Job<R> for AsyncJob<F>
@@ -22,7 +23,7 @@ where
     }
 
     fn spawn(task: impl Future<Output = ()> + Send + 'static) -> bool {
-        background::spawn_here_or_background(task)
+        runtime::spawn_here_or_background(task)
     }
 }
 

@@ -21,8 +21,8 @@ return 1
     )
 });
 
-/// Stores an entry again after Redis did not take it the first time (see `store_later` in
-/// `call.rs`), unless something newer is there: it stores while the caller's lease still holds;
+/// Stores an entry again after Redis did not take it the first time (it was unreachable for a
+/// moment), unless something newer is there: it stores while the caller's lease still holds;
 /// with no lease (Redis restarted or was flushed, or the first attempt landed after all) or one
 /// marked failed, only over a missing entry, a foreign value, or an entry written earlier
 /// (entries start with the same 4-byte magic, then their write time as 8 big-endian bytes,
@@ -126,7 +126,7 @@ return fields
 
 /// The integration tests' private `redis-server`, to run the scripts for real.
 #[cfg(test)]
-#[path = "../tests/support/server.rs"]
+#[path = "../../tests/support/server.rs"]
 mod test_server;
 
 #[cfg(test)]

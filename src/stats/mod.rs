@@ -1,6 +1,11 @@
 //! What the cache did, counted locally without I/O and added up in Redis in batches.
 
+pub(crate) mod flush;
+pub(crate) mod observe;
+pub(crate) mod pending;
+
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters shared by every process that uses the same Redis database and key prefix.
@@ -113,6 +118,35 @@ impl Stats {
             }
         }
         out
+    }
+}
+
+/// A cached function's pending counts, in its `static` options: counting is one atomic add,
+/// with no lookup. The cache that first counts for the function owns and flushes them (see
+/// [`pending`]).
+#[derive(Debug)]
+pub struct FunctionStats {
+    pub(crate) counters: Counters,
+    /// The id of the cache that owns `counters`; 0 until one counts.
+    pub(crate) owner: AtomicU64,
+    /// `rediscache_events_total{function, event}` handles, registered on first use.
+    pub(crate) metrics: OnceLock<[metrics::Counter; Counter::ALL.len()]>,
+}
+
+impl FunctionStats {
+    /// No counts yet.
+    pub const fn new() -> FunctionStats {
+        FunctionStats {
+            counters: Counters::new(),
+            owner: AtomicU64::new(0),
+            metrics: OnceLock::new(),
+        }
+    }
+}
+
+impl Default for FunctionStats {
+    fn default() -> FunctionStats {
+        FunctionStats::new()
     }
 }
 

@@ -3,13 +3,14 @@
 
 use std::future::Future;
 
-use crate::__private::Options;
-use crate::background;
+use crate::call::options::Options;
+use crate::call::returns::Shape;
 use crate::call::{self, Job};
-use crate::shape::Shape;
+use crate::runtime;
 use crate::{Error, RedisCache};
 
 /// A sync function's execution: a closure owning its arguments.
+#[derive(Debug)]
 pub struct SyncJob<F>(pub F);
 
 impl<F, R> Job<R> for SyncJob<F>
@@ -22,9 +23,9 @@ where
     }
 
     fn spawn(task: impl Future<Output = ()> + Send + 'static) -> bool {
-        background::spawn_blocking(move || {
-            if let Some(handle) = background::handle() {
-                background::block_on(handle, task);
+        runtime::spawn_blocking(move || {
+            if let Some(handle) = runtime::handle() {
+                runtime::block_on(handle, task);
             }
         })
     }
@@ -44,9 +45,9 @@ where
     S: Shape<R>,
     F: FnOnce() -> R + Send + 'static,
 {
-    match background::handle() {
+    match runtime::handle() {
         Some(handle) if cache.is_enabled() => {
-            background::block_on(handle, call::call(cache, opts, args, make, default, shape))
+            runtime::block_on(handle, call::call(cache, opts, args, make, default, shape))
         }
         _ => (make().0)(),
     }
@@ -61,9 +62,9 @@ pub fn invalidate_sync(
     name: &str,
     args: Result<String, Error>,
 ) -> Result<(), Error> {
-    match background::handle() {
-        Some(handle) => background::block_on(handle, call::invalidate(cache, name, args)),
+    match runtime::handle() {
+        Some(handle) => runtime::block_on(handle, call::invalidate(cache, name, args)),
         None if !cache.is_enabled() => Ok(()),
-        None => Err(Error::Unavailable("no background runtime")),
+        None => Err(Error::NoRuntime),
     }
 }

@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::Error;
-use crate::background;
-use crate::connect::Subscriber;
+use crate::backend::subscriber::Subscriber;
+use crate::runtime;
 
 /// The subscriptions of one cache.
 pub(crate) struct Wakeups {
@@ -42,7 +42,7 @@ impl Wakeups {
             waiters: Mutex::default(),
         });
         let weak = Arc::downgrade(&wakeups);
-        background::spawn(async move {
+        runtime::spawn(async move {
             while let Some(push) = pushes.recv().await {
                 let Some(wakeups) = weak.upgrade() else { break };
                 if let (PushKind::Message, Some(Value::BulkString(channel))) =
@@ -84,14 +84,14 @@ impl Wakeups {
             // and not on a caller's runtime that may shut down.
             let wakeups = self.clone();
             let channel = channel.to_owned();
-            let handle = background::handle().ok_or(Error::Unavailable("no background runtime"))?;
+            let handle = runtime::handle().ok_or(Error::NoRuntime)?;
             let subscribe =
                 handle.spawn(async move { wakeups.subscriber.subscribe(&channel).await });
             match tokio::time::timeout(self.timeout, subscribe).await {
                 Ok(Ok(Ok(()))) => {}
                 // Dropping `sub` unregisters the waiter.
                 Ok(Ok(Err(e))) => return Err(e),
-                Ok(Err(_)) => return Err(Error::Unavailable("the subscription task ended")),
+                Ok(Err(_)) => return Err(Error::Interrupted),
                 Err(_) => return Err(Error::Timeout(self.timeout)),
             }
         }
@@ -138,6 +138,6 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let wakeups = self.wakeups.clone();
         let channel = std::mem::take(&mut self.channel);
-        background::spawn(wakeups.release(channel));
+        runtime::spawn(wakeups.release(channel));
     }
 }

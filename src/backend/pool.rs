@@ -28,8 +28,9 @@ use futures_util::future::{BoxFuture, Shared};
 use tokio::runtime::{Handle, Id as RuntimeId};
 
 use crate::Error;
-use crate::background;
-use crate::connect::{Conn, Connector};
+use crate::backend::conn::Conn;
+use crate::backend::connector::Connector;
+use crate::runtime;
 
 /// Runtimes whose connections are kept; more means some have shut down.
 const MAX_RUNTIMES: usize = 8;
@@ -64,35 +65,7 @@ struct Slot {
     opening: Option<Opening>,
 }
 
-type Opening = Shared<BoxFuture<'static, Result<(Conn, u64), Failed>>>;
-
-/// Why an attempt to open a connection failed, as each operation that awaited it sees it.
-#[derive(Clone)]
-enum Failed {
-    Redis(redis::RedisError),
-    Timeout(std::time::Duration),
-    Unavailable(&'static str),
-}
-
-impl From<Error> for Failed {
-    fn from(e: Error) -> Failed {
-        match e {
-            Error::Redis(e) => Failed::Redis(e),
-            Error::Timeout(d) => Failed::Timeout(d),
-            _ => Failed::Unavailable("cannot open a connection"),
-        }
-    }
-}
-
-impl From<Failed> for Error {
-    fn from(f: Failed) -> Error {
-        match f {
-            Failed::Redis(e) => Error::Redis(e),
-            Failed::Timeout(d) => Error::Timeout(d),
-            Failed::Unavailable(why) => Error::Unavailable(why),
-        }
-    }
-}
+type Opening = Shared<BoxFuture<'static, Result<(Conn, u64), Error>>>;
 
 impl Conns {
     pub(crate) fn new(connector: Connector, background: Option<RuntimeId>) -> Conns {
@@ -166,12 +139,12 @@ impl Conns {
                 }
                 Ok(lend(&conn, serial))
             }
-            Err(failed) => {
+            Err(e) => {
                 if let Some(slot) = slot {
                     // The next operation, past the circuit breaker, tries again.
                     slot.opening = None;
                 }
-                Err(failed.into())
+                Err(e)
             }
         }
     }
@@ -181,27 +154,19 @@ impl Conns {
     fn attempt(&self, in_runtime: bool) -> Opening {
         let connector = self.connector.clone();
         let serial = self.serials.fetch_add(1, Ordering::Relaxed);
-        let open = async move {
-            match connector.open().await {
-                Ok(conn) => Ok((conn, serial)),
-                Err(e) => Err(Failed::from(e)),
-            }
-        };
+        let open = async move { connector.open().await.map(|conn| (conn, serial)) };
         if in_runtime {
             return open.boxed().shared();
         }
-        let Some(handle) = background::handle() else {
-            return futures_util::future::ready(Err(Failed::Unavailable("no background runtime")))
+        let Some(handle) = runtime::handle() else {
+            return futures_util::future::ready(Err(Error::NoRuntime))
                 .boxed()
                 .shared();
         };
         let task = handle.spawn(open);
-        async move {
-            task.await
-                .unwrap_or(Err(Failed::Unavailable("connection attempt cancelled")))
-        }
-        .boxed()
-        .shared()
+        async move { task.await.unwrap_or(Err(Error::Interrupted)) }
+            .boxed()
+            .shared()
     }
 
     /// Reports how an operation on a lent connection went: a broken single-server connection

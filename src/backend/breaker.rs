@@ -7,22 +7,16 @@
 //! *answers* (`OOM`, `READONLY`, `NOAUTH`, a wrong type) do not open it: Redis is there, and
 //! other commands (reads, other keys) may well work.
 
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::Error;
+use crate::clock::monotonic_ms as now_ms;
 
 /// The first back-off.
 pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest back-off.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-fn now_ms() -> u64 {
-    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
-    // +1 so that 0 can mean "never".
-    u64::try_from(START.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
-}
 
 /// The back-off after `failures` consecutive failures.
 pub(crate) fn backoff(failures: u32) -> Duration {
@@ -49,7 +43,7 @@ pub(crate) fn is_outage(e: &Error) -> bool {
 /// The state of one cache's circuit.
 #[derive(Debug, Default)]
 pub(crate) struct Breaker {
-    /// 0 when closed; otherwise until when (ms on [`now_ms`]'s clock) operations fail fast.
+    /// 0 when closed; otherwise until when (ms on the monotonic clock) operations fail fast.
     open_until: AtomicU64,
     /// Consecutive failures, for the back-off.
     failures: AtomicU32,

@@ -1,0 +1,189 @@
+//! Opens connections to a topology with the cache's timeouts and certificates: the command
+//! connections ([`Conn`]) and the one subscriber ([`Subscriber`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManagerConfig;
+use redis::cluster::ClusterClientBuilder;
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ProtocolVersion, PushInfo};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::Error;
+use crate::backend::conn::{Conn, SentinelConn};
+use crate::backend::subscriber::{ClusterSubscriber, Subscriber};
+use crate::backend::topology::{Certs, SentinelTopology, Topology};
+
+/// rustls needs a process-wide crypto provider; the crate brings `ring`.
+fn install_crypto_provider() {
+    // An error only means another one is installed already, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Opens connections to a topology with the cache's timeouts.
+pub(crate) struct Connector {
+    topology: Topology,
+    timeout: Duration,
+    certs: Option<Certs>,
+    single: Option<(Client, AsyncConnectionConfig)>,
+    cluster: Option<redis::cluster::ClusterClient>,
+    connect_timeout: Duration,
+}
+
+impl Connector {
+    /// Validates the topology; opens nothing.
+    pub(crate) fn new(
+        topology: &Topology,
+        certs: Option<&Certs>,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Connector, Error> {
+        install_crypto_provider();
+        let mut connector = Connector {
+            topology: topology.clone(),
+            timeout,
+            certs: certs.cloned(),
+            single: None,
+            cluster: None,
+            connect_timeout,
+        };
+        match topology {
+            Topology::Single(info) => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(connect_timeout))
+                    .set_response_timeout(Some(timeout));
+                connector.single = Some((connector.client((**info).clone())?, config));
+            }
+            Topology::Cluster(nodes) => {
+                connector.cluster = Some(connector.cluster_builder(nodes, timeout).build()?);
+            }
+            Topology::Sentinel(s) => {
+                // Checks the addresses now; connections are made per runtime by `open`.
+                connector.sentinel_client(s, ProtocolVersion::RESP2)?;
+            }
+        }
+        Ok(connector)
+    }
+
+    fn sentinel_client(
+        &self,
+        s: &SentinelTopology,
+        protocol: ProtocolVersion,
+    ) -> Result<SentinelClient, Error> {
+        let node = redis::sentinel::SentinelNodeConnectionInfo::default()
+            .set_redis_connection_info(s.redis.clone().set_protocol(protocol));
+        Ok(SentinelClient::build(
+            s.sentinels.clone(),
+            s.master.clone(),
+            Some(node),
+            SentinelServerType::Master,
+        )?)
+    }
+
+    fn manager_config(&self) -> ConnectionManagerConfig {
+        ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(0)
+    }
+
+    /// A client for one server, with the TLS certificates if any.
+    fn client(&self, info: ConnectionInfo) -> Result<Client, Error> {
+        Ok(match &self.certs {
+            Some(certs) => Client::build_with_tls(info, certs.to_redis())?,
+            None => Client::open(info)?,
+        })
+    }
+
+    fn cluster_builder(&self, nodes: &[ConnectionInfo], timeout: Duration) -> ClusterClientBuilder {
+        let builder = ClusterClientBuilder::new(nodes.to_vec())
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(timeout)
+            // Redirections (MOVED, ASK) and failovers are retried within the caller's timeout.
+            .retries(3)
+            .min_retry_wait(10)
+            .max_retry_wait(200);
+        match &self.certs {
+            Some(certs) => builder.certs(certs.to_redis()),
+            None => builder,
+        }
+    }
+
+    /// A command connection whose driver lives on the current runtime, connected (a
+    /// sentinel setup's connects on first use, once it has asked where the primary is).
+    pub(crate) async fn open(&self) -> Result<Conn, Error> {
+        if let Some((client, config)) = &self.single {
+            let connect = client.get_multiplexed_async_connection_with_config(config);
+            return match tokio::time::timeout(self.connect_timeout, connect).await {
+                Ok(conn) => Ok(Conn::Single(conn?)),
+                Err(_) => Err(Error::Timeout(self.connect_timeout)),
+            };
+        }
+        if let Topology::Sentinel(s) = &self.topology {
+            return Ok(Conn::Sentinel(Arc::new(SentinelConn {
+                client: tokio::sync::Mutex::new(self.sentinel_client(s, ProtocolVersion::RESP2)?),
+                config: self.manager_config(),
+                current: std::sync::RwLock::new(None),
+                db: s.redis.db(),
+            })));
+        }
+        match &self.cluster {
+            Some(client) => {
+                match tokio::time::timeout(self.connect_timeout, client.get_async_connection())
+                    .await
+                {
+                    Ok(conn) => Ok(Conn::Cluster(conn?)),
+                    Err(_) => Err(Error::Timeout(self.connect_timeout)),
+                }
+            }
+            None => Err(Error::Disabled),
+        }
+    }
+
+    /// The subscriber: a RESP3 connection that hands pushed messages to `pushes`.
+    pub(crate) fn subscriber(
+        &self,
+        pushes: UnboundedSender<PushInfo>,
+        timeout: Duration,
+    ) -> Result<Subscriber, Error> {
+        match &self.topology {
+            Topology::Single(info) => {
+                let resp3 = info.clone().set_redis_settings(
+                    info.redis_settings()
+                        .clone()
+                        .set_protocol(ProtocolVersion::RESP3),
+                );
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(0)
+                    .set_push_sender(pushes)
+                    .set_automatic_resubscription();
+                Ok(Subscriber::Single(
+                    self.client(resp3)?.get_connection_manager_lazy(config)?,
+                ))
+            }
+            Topology::Cluster(nodes) => {
+                let client = self
+                    .cluster_builder(nodes, timeout)
+                    .use_protocol(ProtocolVersion::RESP3)
+                    .push_sender(pushes)
+                    .build()?;
+                Ok(Subscriber::Cluster(Box::new(ClusterSubscriber {
+                    client,
+                    conn: tokio::sync::OnceCell::new(),
+                })))
+            }
+            Topology::Sentinel(s) => Ok(Subscriber::Sentinel(Arc::new(SentinelConn {
+                client: tokio::sync::Mutex::new(self.sentinel_client(s, ProtocolVersion::RESP3)?),
+                config: self
+                    .manager_config()
+                    .set_push_sender(pushes)
+                    .set_automatic_resubscription(),
+                current: std::sync::RwLock::new(None),
+                db: s.redis.db(),
+            }))),
+        }
+    }
+}
