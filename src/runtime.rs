@@ -52,6 +52,13 @@ pub(crate) fn spawn(task: impl Future<Output = ()> + Send + 'static) -> bool {
     }
 }
 
+/// Spawns `task` on the background runtime, with a handle to abort it.
+pub(crate) fn spawn_abortable(
+    task: impl Future<Output = ()> + Send + 'static,
+) -> Option<tokio::task::AbortHandle> {
+    handle().map(|h| h.spawn(task).abort_handle())
+}
+
 /// Runs blocking work (a sync function's background refresh) on the background runtime's
 /// blocking pool.
 pub(crate) fn spawn_blocking(work: impl FnOnce() + Send + 'static) -> bool {

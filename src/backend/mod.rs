@@ -6,6 +6,7 @@
 pub(crate) mod breaker;
 pub(crate) mod conn;
 pub(crate) mod connector;
+pub(crate) mod lease;
 pub(crate) mod pool;
 pub(crate) mod scripts;
 pub(crate) mod subscriber;
@@ -23,7 +24,6 @@ use tokio::runtime::Handle;
 
 use crate::Error;
 use crate::clock::px;
-use crate::codec;
 use crate::key::Key;
 use breaker::Breaker;
 use conn::Conn;
@@ -31,23 +31,12 @@ use connector::Connector;
 use pool::Conns;
 use scripts as script;
 use topology::{Certs, Topology};
-use wakeups::{Subscription, Wakeups};
+use wakeups::Wakeups;
+
+pub(crate) use lease::{Landing, Lease};
 
 /// How long misses compute for themselves after Redis refused a write.
 const WRITES_REFUSED_FOR_MS: u64 = 1_000;
-
-/// What [`Backend::try_lease`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lease {
-    /// The caller holds the lease now.
-    Taken,
-    /// Another computation holds it and may still store a value.
-    Running,
-    /// A computation failed under it: no value is coming before it expires.
-    Failed,
-    /// The entry is fresh (a refresh landed since the caller read it): nothing to do.
-    Fresh,
-}
 
 /// Connections to one Redis server or cluster.
 pub(crate) struct Backend {
@@ -59,10 +48,13 @@ pub(crate) struct Backend {
     breaker: Breaker,
     /// Until when (ms since the epoch) misses compute instead of returning a default; 0: never.
     writes_refused_until: AtomicU64,
-    wakeups: Arc<Wakeups>,
+    pub(crate) wakeups: Arc<Wakeups>,
     timeout: Duration,
     /// Entries waiting to be stored again after Redis did not take them (see [`LateStore`]).
     late_stores: Arc<AtomicUsize>,
+    /// Computations and stores under way, late ones included (see [`Storing`]), which
+    /// `close()` waits for.
+    storing: Arc<AtomicUsize>,
     /// Invalidations sent so far: a late store that sees a new one gives up, so it cannot
     /// bring back what was just removed.
     invalidations: AtomicU64,
@@ -73,11 +65,23 @@ pub(crate) struct Backend {
 const MAX_LATE_STORES: usize = 1024;
 
 /// Counts one pending late store while it lives.
-pub(crate) struct LateStore(Arc<AtomicUsize>);
+pub(crate) struct LateStore {
+    pending: Arc<AtomicUsize>,
+    _storing: Storing,
+}
 
 impl Drop for LateStore {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts one computation or store under way while it lives.
+pub(crate) struct Storing(Arc<AtomicUsize>);
+
+impl Drop for Storing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -101,6 +105,7 @@ impl Backend {
             wakeups,
             timeout,
             late_stores: Arc::default(),
+            storing: Arc::default(),
             invalidations: AtomicU64::new(0),
         })
     }
@@ -214,37 +219,6 @@ impl Backend {
         }
     }
 
-    /// Takes the recompute lease of `key` for `retry` if nobody holds it, unless the entry was
-    /// written after `fresh_after` (ms since the epoch; see [`script::LEASE`]).
-    pub(crate) async fn try_lease(
-        &self,
-        key: &Key,
-        token: &str,
-        retry: Duration,
-        fresh_after: Option<u64>,
-    ) -> Result<Lease, Error> {
-        // No freshness check: a header no entry's write time exceeds.
-        let fresh = codec::header(fresh_after.unwrap_or(u64::MAX));
-        let mut call = script::LEASE.prepare_invoke();
-        call.key(key.lease())
-            .key(key.value())
-            .arg(token)
-            .arg(px(retry))
-            .arg(script::FAILED)
-            .arg(&fresh[..]);
-        Ok(
-            match self
-                .write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
-                .await?
-            {
-                1 => Lease::Taken,
-                2 => Lease::Failed,
-                3 => Lease::Fresh,
-                _ => Lease::Running,
-            },
-        )
-    }
-
     /// Stores an entry for `expire`, releases our lease and wakes waiters, in one script.
     pub(crate) async fn store(
         &self,
@@ -287,7 +261,21 @@ impl Backend {
                 (n < MAX_LATE_STORES).then_some(n + 1)
             })
             .ok()
-            .map(|_| LateStore(self.late_stores.clone()))
+            .map(|_| LateStore {
+                pending: self.late_stores.clone(),
+                _storing: self.storing(),
+            })
+    }
+
+    /// Counts a store as under way until the guard drops.
+    pub(crate) fn storing(&self) -> Storing {
+        self.storing.fetch_add(1, Ordering::Relaxed);
+        Storing(self.storing.clone())
+    }
+
+    /// How many stores are under way.
+    pub(crate) fn stores_in_flight(&self) -> usize {
+        self.storing.load(Ordering::Acquire)
     }
 
     /// How many invalidations this cache has sent.
@@ -307,29 +295,6 @@ impl Backend {
         self.run_store(&script::STORE_LATE, key, entry, expire, token)
             .await
             .map(|stored| stored == 1)
-    }
-
-    /// Records that our computation failed and wakes waiters; the lease keeps blocking
-    /// refreshes until `retry`, marked failed (see [`script::FAIL`]).
-    pub(crate) async fn fail(&self, key: &Key, token: &str) -> Result<(), Error> {
-        let mut call = script::FAIL.prepare_invoke();
-        call.key(key.lease())
-            .arg(token)
-            .arg(key.channel())
-            .arg(script::FAILED);
-        self.bounded(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
-            .await
-            .map(drop)
-    }
-
-    /// Releases our lease without a value (one too large to store) and wakes waiters, who
-    /// then compute for themselves.
-    pub(crate) async fn release(&self, key: &Key, token: &str) -> Result<(), Error> {
-        let mut call = script::RELEASE.prepare_invoke();
-        call.key(key.lease()).arg(token).arg(key.channel());
-        self.bounded(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
-            .await
-            .map(drop)
     }
 
     /// Removes an entry and its lease.
@@ -391,25 +356,5 @@ impl Backend {
             Ok(()) => drop(self.breaker.success()),
         }
         result
-    }
-
-    /// Waits until the computation running elsewhere for `key` lands, at most `limit`:
-    /// subscribes to the entry's channel, reads once (it may have landed already), then sleeps
-    /// until a message or the limit. Returns the entry if one is there at the end.
-    pub(crate) async fn wait_landing(
-        &self,
-        key: &Key,
-        limit: Duration,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        let deadline = tokio::time::Instant::now() + limit;
-        let sub: Subscription = self.wakeups.subscribe(&key.channel()).await?;
-        let landed = sub.notified();
-        let mut landed = std::pin::pin!(landed);
-        landed.as_mut().enable();
-        if let Some(entry) = self.get(key).await? {
-            return Ok(Some(entry));
-        }
-        let _ = tokio::time::timeout_at(deadline, landed).await;
-        self.get(key).await
     }
 }

@@ -78,16 +78,47 @@ return 0
 });
 
 /// Marks a failed computation: if the caller still holds the lease, its value becomes
-/// [`FAILED`] for the rest of its time, so background refreshes keep backing off until `retry`
+/// [`FAILED`] for what is left of `retry`, so background refreshes keep backing off until then
 /// while callers that wait for a value see at once that none is coming; then wakes waiters.
 ///
-/// KEYS: lease. ARGV: lease token, channel, marker.
+/// KEYS: lease. ARGV: lease token, channel, marker, ms left of `retry`.
 pub(crate) static FAIL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local holder = redis.pcall('GET', KEYS[1])
-if holder == ARGV[1] then redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL') end
+if holder == ARGV[1] then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4]) end
 redis.call('PUBLISH', ARGV[2], '0')
+return 1
+",
+    )
+});
+
+/// Extends the caller's lease, if it still holds it: a live holder renews, so a dead one's
+/// lease is gone within its short life (see `backend/lease.rs`).
+///
+/// KEYS: lease. ARGV: lease token, new life in ms. Returns 1 when renewed.
+pub(crate) static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.pcall('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+",
+    )
+});
+
+/// What a waiter needs to know in one step: the entry if it is there; else 1 while the lease
+/// is held by a computation, 2 when it is marked failed, 0 when it is free (its holder died
+/// or gave up).
+///
+/// KEYS: value, lease. ARGV: failure marker.
+pub(crate) static PROBE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local entry = redis.pcall('GET', KEYS[1])
+if type(entry) == 'string' then return entry end
+local holder = redis.pcall('GET', KEYS[2])
+if type(holder) ~= 'string' then return 0 end
+if holder == ARGV[1] then return 2 end
 return 1
 ",
     )

@@ -16,20 +16,20 @@ pub(crate) mod blocking;
 pub(crate) mod bounds;
 pub(crate) mod flight;
 pub(crate) mod freshness;
+mod handoff;
+mod holder;
 pub(crate) mod options;
 pub(crate) mod returns;
 mod store;
 
 use std::future::Future;
-use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tracing::Instrument;
 
 use crate::Error;
-use crate::backend::{Backend, Lease};
+use crate::backend::{Backend, Landing, Lease};
 use crate::cache::{Inner, RedisCache};
 use crate::clock;
 use crate::codec;
@@ -37,6 +37,8 @@ use crate::key::Key;
 use crate::stats::Counter;
 use flight::{Outcome, Role};
 use freshness::Freshness;
+use handoff::Handoff;
+use holder::Holder;
 use options::Options;
 use returns::Shape;
 use store::run_and_store;
@@ -48,15 +50,6 @@ pub trait Job<R>: Send + 'static {
     /// Runs `task` in the background the way this kind of function should: on the caller's
     /// runtime for async functions, on the crate's blocking pool for sync ones.
     fn spawn(task: impl Future<Output = ()> + Send + 'static) -> bool;
-}
-
-/// A fresh token for a lease, unique enough that a process never mistakes another's lease
-/// for its own.
-fn token() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let random = std::collections::hash_map::RandomState::new().hash_one((n, std::process::id()));
-    format!("{:x}-{random:016x}", std::process::id())
 }
 
 /// Serves one call of a cached function.
@@ -172,18 +165,23 @@ fn refresh_in_background<R, S, J>(
     let Some(leader) = inner.flights.lead(key.value(), opts.retry) else {
         return;
     };
+    let Ok(storing) = inner.backend().map(Backend::storing) else {
+        return;
+    };
     let job = make();
     let inner = inner.clone();
     J::spawn(async move {
+        // `close()` waits for this refresh from the moment it is scheduled.
+        let _storing = storing;
         let Ok(backend) = inner.backend() else { return };
-        let token = token();
+        let mut holder = Holder::new(key, opts.retry);
         // Fresh if written after `now - refresh`: a refresh that landed since our read.
         let fresh_after = clock::now_ms().saturating_sub(clock::px(opts.refresh));
         match backend
-            .try_lease(&key, &token, opts.retry, Some(fresh_after))
+            .try_lease(&holder.key, &holder.token, opts.retry, Some(fresh_after))
             .await
         {
-            Ok(Lease::Taken) => {}
+            Ok(Lease::Taken) => holder.leased = true,
             Ok(Lease::Running | Lease::Failed | Lease::Fresh) => return,
             Err(e) => {
                 // Nobody waits for this refresh; the next stale hit tries again.
@@ -192,8 +190,7 @@ fn refresh_in_background<R, S, J>(
             }
         }
         // A panic is counted and logged in `run_and_store`; the background task ends quietly.
-        let _ =
-            run_and_store::<R, S, J>(&inner, Some(backend), &key, opts, job, leader, &token).await;
+        let _ = run_and_store::<R, S, J>(&inner, Some(backend), &holder, opts, job, leader).await;
     });
 }
 
@@ -228,38 +225,22 @@ where
             }
         }
     };
-    let token = token();
+    let mut holder = Holder::new(key.clone(), opts.retry);
     // Once Redis fails during this call, the rest of the call leaves it alone: a caller pays
     // at most one timeout, however many steps were left.
     let mut backend = backend;
     if let Some(b) = backend {
-        let lease = match b.try_lease(key, &token, opts.retry, None).await {
-            Ok(lease) => lease,
+        match wait_for_holder(inner, b, &mut holder, opts, slept).await {
+            Ok(Some(entry)) => {
+                if let Ok((_, value)) = codec::decode::<S::Value>(&entry) {
+                    leader.finish(Outcome::Done(Arc::from(entry)));
+                    return S::wrap(value);
+                }
+            }
+            Ok(None) => {}
             Err(e) => {
                 degraded(inner, opts, &e);
                 backend = None;
-                Lease::Taken
-            }
-        };
-        // A lease left by a failed computation means no value is coming: compute at once.
-        if lease == Lease::Running {
-            if !slept {
-                inner.count(opts, Counter::Sleep);
-            }
-            let wait =
-                tracing::debug_span!("rediscache.wait", function = opts.name, key = key.value());
-            match b.wait_landing(key, opts.retry).instrument(wait).await {
-                Ok(Some(entry)) => {
-                    if let Ok((_, value)) = codec::decode::<S::Value>(&entry) {
-                        leader.finish(Outcome::Done(Arc::from(entry)));
-                        return S::wrap(value);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    degraded(inner, opts, &e);
-                    backend = None;
-                }
             }
         }
     }
@@ -267,9 +248,61 @@ where
         inner.count(opts, Counter::Wait);
     }
     let job = make();
-    match run_and_store::<R, S, J>(inner, backend, key, opts, job, leader, &token).await {
+    let until = holder.until;
+    let (inner, with_redis) = (inner.clone(), backend.is_some());
+    let computation = async move {
+        let backend = if with_redis {
+            inner.backend().ok()
+        } else {
+            None
+        };
+        run_and_store::<R, S, J>(&inner, backend, &holder, opts, job, leader).await
+    };
+    match Handoff::<_, R, J>::new(computation, until).await {
         Ok(r) => r,
         Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Takes the lease of `holder`'s key, or waits for whoever holds it in another process:
+/// `Some(entry)` when their value landed; `None` when this caller computes, holding the lease
+/// (`holder.leased`) or not (the last computation failed, or `retry` passed while waiting).
+/// A holder that dies is noticed within a second or so (its lease is no longer renewed), and
+/// the waiters then take the lease in its place, one of them computing.
+async fn wait_for_holder(
+    inner: &Inner,
+    backend: &Backend,
+    holder: &mut Holder,
+    opts: &'static Options,
+    mut slept: bool,
+) -> Result<Option<Vec<u8>>, Error> {
+    let key = &holder.key;
+    loop {
+        match backend
+            .try_lease(key, &holder.token, opts.retry, None)
+            .await?
+        {
+            Lease::Taken => {
+                holder.leased = true;
+                return Ok(None);
+            }
+            // A lease left by a failed computation means no value is coming: compute at once.
+            Lease::Failed | Lease::Fresh => return Ok(None),
+            Lease::Running => {}
+        }
+        if !std::mem::replace(&mut slept, true) {
+            inner.count(opts, Counter::Sleep);
+        }
+        let wait = tracing::debug_span!("rediscache.wait", function = opts.name, key = key.value());
+        match backend
+            .wait_landing(key, holder.until)
+            .instrument(wait)
+            .await?
+        {
+            Landing::Landed(entry) => return Ok(Some(entry)),
+            Landing::Free if tokio::time::Instant::now() < holder.until => {}
+            Landing::Free | Landing::Failed | Landing::TimedOut => return Ok(None),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::flight::{Leader, Outcome};
+use super::holder::Holder;
 use super::options::Options;
 use super::returns::Shape;
 use super::{Job, degraded};
@@ -30,11 +31,10 @@ pub(super) type Panic = Box<dyn Any + Send>;
 pub(super) async fn run_and_store<R, S, J>(
     inner: &Arc<Inner>,
     backend: Option<&Backend>,
-    key: &Key,
+    holder: &Holder,
     opts: &'static Options,
     job: J,
     leader: Leader,
-    token: &str,
 ) -> Result<R, Panic>
 where
     R: Send + 'static,
@@ -49,8 +49,12 @@ where
         }
         return Ok(r);
     };
+    let (key, token) = (&holder.key, holder.token.as_str());
+    // From here to the store, `close()` waits for this computation (bounded by the timeout).
+    let _storing = backend.storing();
     inner.count(opts, Counter::Refresh);
     let started = std::time::Instant::now();
+    let alive = holder.keep_alive(inner);
     let span = tracing::info_span!(
         "rediscache.recompute",
         function = opts.name,
@@ -60,6 +64,7 @@ where
         .catch_unwind()
         .instrument(span)
         .await;
+    drop(alive);
     observe::recompute(opts.name, started.elapsed());
     let r = match run {
         Ok(r) => r,
@@ -70,7 +75,7 @@ where
                 key = key.value(),
                 "rediscache: the function panicked; nothing stored"
             );
-            let _ = backend.fail(key, token).await;
+            let _ = backend.fail(key, token, holder.until).await;
             drop(leader);
             return Err(panic);
         }
@@ -82,7 +87,7 @@ where
             key = key.value(),
             "rediscache: the function failed; nothing stored"
         );
-        let _ = backend.fail(key, token).await;
+        let _ = backend.fail(key, token, holder.until).await;
         return Ok(r);
     };
     let written = clock::now_ms();
@@ -114,8 +119,15 @@ where
         Err(e) => {
             degraded(inner, opts, &e);
             if redis_was_away(&e) {
-                let until = started + opts.retry;
-                store_later(inner, key, entry.clone(), opts, token, written, until);
+                store_later(
+                    inner,
+                    key,
+                    entry.clone(),
+                    opts,
+                    token,
+                    written,
+                    holder.until,
+                );
             }
         }
     }
@@ -148,7 +160,7 @@ fn store_later(
     opts: &'static Options,
     token: &str,
     written: u64,
-    until: std::time::Instant,
+    until: tokio::time::Instant,
 ) {
     let Ok(backend) = inner.backend() else { return };
     let Some(place) = backend.late_store() else {
@@ -170,7 +182,7 @@ fn store_later(
             let Ok(backend) = inner.backend() else { return };
             let age = Duration::from_millis(clock::now_ms().saturating_sub(written));
             let left = opts.expire.saturating_sub(age);
-            if std::time::Instant::now() >= until
+            if tokio::time::Instant::now() >= until
                 || left.is_zero()
                 || backend.invalidations() != invalidations
             {
