@@ -1,6 +1,12 @@
 //! Writes the code, one function per generated item: `NAME_uncached` (the user's body,
 //! unchanged), `NAME` (one call into the runtime, with its options `static`) and
 //! `NAME_invalidate`. Generated code names only rooted paths.
+//!
+//! Hygiene: the locals the expansion binds are `__rediscache_*` names at `Span::mixed_site()`,
+//! which user tokens (parameters, `cache = ..`, `default = ..`) cannot see or shadow; the options
+//! `static` lives in a block of its own that holds no user tokens; and `NAME` calls
+//! `NAME_uncached` through a mixed-site name, so a parameter called `NAME_uncached` does not hide
+//! it.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -73,6 +79,11 @@ fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A local of the expansion: invisible to the user's tokens, and they to it.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
 /// A checked `#[cache]` function, ready to expand.
 struct Expansion<'a> {
     item: &'a ItemFn,
@@ -127,19 +138,24 @@ impl Expansion<'_> {
         let value_check = self.value_check();
         let key_args = self.key_args();
         let call = self.call();
+        let (options_local, key_args_local) = (
+            local("__rediscache_options"),
+            local("__rediscache_key_args"),
+        );
         quote! {
             #(#attrs)*
             #[allow(clippy::too_many_arguments, clippy::needless_borrow, clippy::redundant_closure)]
             #vis #asyncness fn #ident #generics (#params) #output #where_clause {
-                #options
+                let #options_local = #options;
                 #value_check
-                let key_args = #key_args;
+                let #key_args_local = #key_args;
                 #call
             }
         }
     }
 
-    /// The `static` description of the options that the runtime reads and counts into.
+    /// The `static` description of the options that the runtime reads and counts into, as a
+    /// block giving `&'static Options`: the block scopes the `static` away from user tokens.
     fn options_static(&self) -> TokenStream {
         let name = self.name();
         let opts = self.opts;
@@ -149,8 +165,8 @@ impl Expansion<'_> {
             millis(opts.retry),
             opts.wait,
         );
-        quote! {
-            static OPTIONS: ::rediscache::__private::Options = ::rediscache::__private::Options {
+        quote! {{
+            static __REDISCACHE_OPTIONS: ::rediscache::__private::Options = ::rediscache::__private::Options {
                 name: #name,
                 refresh: ::rediscache::__private::Options::ms(#refresh),
                 expire: ::rediscache::__private::Options::ms(#expire),
@@ -158,7 +174,8 @@ impl Expansion<'_> {
                 wait: #wait,
                 stats: ::rediscache::__private::FunctionStats::new(),
             };
-        }
+            &__REDISCACHE_OPTIONS
+        }}
     }
 
     /// `NAME_invalidate`: the same key, removed.
@@ -257,7 +274,11 @@ impl Expansion<'_> {
         let make = self.make();
         let default = self.default();
         let shape = self.shape();
-        let args = quote!(#cache, &OPTIONS, key_args, #make, #default, #shape);
+        let (options, key_args) = (
+            local("__rediscache_options"),
+            local("__rediscache_key_args"),
+        );
+        let args = quote!(#cache, #options, #key_args, #make, #default, #shape);
         if self.sig.is_async {
             quote_spanned!(value_ty.span()=> ::rediscache::__private::call_async(#args).await)
         } else {
@@ -274,7 +295,7 @@ impl Expansion<'_> {
             let arg = Ident::new(&id.to_string(), span);
             quote_spanned!(span=> let #id = ::rediscache::__private::own(#arg);)
         });
-        let uncached = uncached_ident(&self.item.sig.ident);
+        let uncached = local(&uncached_ident(&self.item.sig.ident).to_string());
         let passes = self.sig.params.iter().map(|p| {
             let id = &p.ident;
             if p.by_ref {
