@@ -14,11 +14,13 @@ use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, Type};
 
 use crate::args::Args;
+use crate::fallback;
 use crate::signature::{self, Signature};
 use crate::validate::{self, Checked};
 
-/// Entry point: parse, read, check, expand. On error, the user's function is still emitted so
-/// the compiler reports only our error, not a cascade of missing items.
+/// Entry point: parse, read, check, expand. On error, the user's function and stubs of its
+/// companions are still emitted (see `fallback.rs`), so the compiler reports only our error, not
+/// a cascade of missing items.
 pub(crate) fn cache(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item: ItemFn = match syn::parse2(item.clone()) {
         Ok(item) => item,
@@ -38,10 +40,7 @@ pub(crate) fn cache(attr: TokenStream, item: TokenStream) -> TokenStream {
             opts: &opts,
         }
         .items(),
-        Err(e) => {
-            let e = e.to_compile_error();
-            quote!(#e #item)
-        }
+        Err(e) => fallback::expand(&item, &e),
     }
 }
 
