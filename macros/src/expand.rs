@@ -15,7 +15,7 @@ use syn::{Ident, ItemFn, Type};
 
 use crate::args::Args;
 use crate::fallback;
-use crate::signature::{self, Signature};
+use crate::signature::{self, Param, Signature};
 use crate::validate::{self, Checked};
 
 /// Entry point: parse, read, check, expand. On error, the user's function and stubs of its
@@ -78,9 +78,22 @@ fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The expansion's locals in `NAME`: the options and the rendered key arguments.
+const OPTIONS_LOCAL: &str = "__rediscache_options";
+const KEY_ARGS_LOCAL: &str = "__rediscache_key_args";
+
 /// A local of the expansion: invisible to the user's tokens, and they to it.
 fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
+}
+
+/// The parameter's name, resolving as the user wrote it but located at its type, so that an
+/// unmet bound on the argument is reported at the type. (Rebuilding the ident at the type's span
+/// would also take the type's hygiene, which differs when a `macro_rules!` writes the function.)
+fn at_type(param: &Param) -> Ident {
+    let mut ident = param.ident.clone();
+    ident.set_span(param.ident.span().located_at(param.ty.span()));
+    ident
 }
 
 /// A checked `#[cache]` function, ready to expand.
@@ -137,10 +150,7 @@ impl Expansion<'_> {
         let value_check = self.value_check();
         let key_args = self.key_args();
         let call = self.call();
-        let (options_local, key_args_local) = (
-            local("__rediscache_options"),
-            local("__rediscache_key_args"),
-        );
+        let (options_local, key_args_local) = (local(OPTIONS_LOCAL), local(KEY_ARGS_LOCAL));
         quote! {
             #(#attrs)*
             #[allow(clippy::too_many_arguments, clippy::needless_borrow, clippy::redundant_closure)]
@@ -228,9 +238,8 @@ impl Expansion<'_> {
             .zip(&self.opts.in_key)
             .filter(|(_, in_key)| **in_key)
             .map(|(p, _)| {
-                let span = p.ty.span();
-                let id = Ident::new(&p.ident.to_string(), span);
-                quote_spanned!(span=> .arg(&#id))
+                let id = at_type(p);
+                quote_spanned!(p.ty.span()=> .arg(&#id))
             });
         quote!(::rediscache::__private::KeyArgs::new() #(#parts)* .finish())
     }
@@ -273,10 +282,7 @@ impl Expansion<'_> {
         let make = self.make();
         let default = self.default();
         let shape = self.shape();
-        let (options, key_args) = (
-            local("__rediscache_options"),
-            local("__rediscache_key_args"),
-        );
+        let (options, key_args) = (local(OPTIONS_LOCAL), local(KEY_ARGS_LOCAL));
         let args = quote!(#cache, #options, #key_args, #make, #default, #shape);
         if self.sig.is_async {
             quote_spanned!(value_ty.span()=> ::rediscache::__private::call_async(#args).await)
@@ -289,10 +295,8 @@ impl Expansion<'_> {
     /// for its `Clone` message), then `NAME_uncached` called with them.
     fn make(&self) -> TokenStream {
         let owns = self.sig.params.iter().filter(|p| p.by_ref).map(|p| {
-            let id = &p.ident;
-            let span = p.ty.span();
-            let arg = Ident::new(&id.to_string(), span);
-            quote_spanned!(span=> let #id = ::rediscache::__private::own(#arg);)
+            let (id, arg) = (&p.ident, at_type(p));
+            quote_spanned!(p.ty.span()=> let #id = ::rediscache::__private::own(#arg);)
         });
         let uncached = local(&uncached_ident(&self.item.sig.ident).to_string());
         let passes = self.sig.params.iter().map(|p| {
