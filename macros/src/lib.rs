@@ -3,13 +3,14 @@
 //!
 //! The pipeline is split one step per file: `args.rs` parses the options, `duration.rs` reads
 //! durations, `signature.rs` reads the function, `validate.rs` checks them together, `expand.rs`
-//! writes the code.
+//! writes the code, and `fallback.rs` what stands in for it when they fail.
 
 use proc_macro::TokenStream;
 
 mod args;
 mod duration;
 mod expand;
+mod fallback;
 mod signature;
 mod validate;
 
