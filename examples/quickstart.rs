@@ -100,5 +100,7 @@ async fn main() -> Result<(), rediscache::Error> {
         EXECUTIONS.load(Ordering::SeqCst),
         stats.missed + stats.success
     );
+    // At shutdown: finish the stores under way and add every count not yet flushed.
+    CACHE.close().await?;
     Ok(())
 }

@@ -131,10 +131,19 @@ async fn run(cli: Cli) -> Result<(), rediscache_demo::Error> {
                 worker.addr,
                 rediscache_demo::redacted(&config.redis_url)
             );
-            tokio::select! {
+            let served = tokio::select! {
                 served = worker.wait() => served,
-                _ = tokio::signal::ctrl_c() => Ok(()),
+                signal = serve::shutdown_signal() => {
+                    eprintln!("demo: worker {} stopping ({signal})", config.worker);
+                    Ok(())
+                }
+            };
+            // What this worker counted in its last moments reaches Redis, and the values it
+            // was computing are stored.
+            if let Err(e) = rediscache_demo::work::demo_cache().close().await {
+                eprintln!("demo: worker {}: cache not closed: {e}", config.worker);
             }
+            served
         }
         Command::Load {
             service,

@@ -181,12 +181,43 @@ pub async fn run_workers(
     let first_exit = first_exit(&mut children);
     tokio::select! {
         status = first_exit => eprintln!("demo: a worker exited ({status}); stopping the others"),
-        _ = tokio::signal::ctrl_c() => eprintln!("demo: stopping the workers"),
+        signal = shutdown_signal() => eprintln!("demo: stopping the workers ({signal})"),
+    }
+    // SIGTERM first, so each worker closes its cache; SIGKILL for one that does not stop.
+    for child in &children {
+        if let Some(pid) = child.id() {
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
     }
     for child in &mut children {
-        let _ = child.kill().await;
+        if tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
     }
     Ok(())
+}
+
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM (a deploy, `kill`, an orchestrator); names which.
+pub async fn shutdown_signal() -> &'static str {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            // Without a SIGTERM handler, only Ctrl-C stops the worker.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        () = term => "SIGTERM",
+    }
 }
 
 /// Waits until any child exits; describes how.

@@ -225,3 +225,45 @@ async fn without_redis_the_routes_still_answer_and_stats_say_why() {
         assert_eq!(body["execution"], 0, "no Redis to count in: {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_by_sigterm_leaves_every_count_in_redis() {
+    let redis = RedisServer::start();
+    let port = free_port().to_string();
+    let url = redis.url();
+    let mut demo = Demo::start(&[
+        "serve", "--port", &port, "--redis", &url, "--prefix", "closing", "--io-ms", "10",
+        "--rounds", "10",
+    ]);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = fresh_connections();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(&client, &format!("{base}/direct/up")).await.is_err() {
+        assert!(Instant::now() < deadline, "the demo did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One miss, then hits, and SIGTERM at once: the last counts are younger than a flush.
+    let calls = 6;
+    for _ in 0..calls {
+        let (status, _, body) = get(&client, &format!("{base}/cached/v"))
+            .await
+            .expect("answered");
+        assert_eq!(status, 200, "{body}");
+    }
+    demo.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(demo.0.try_wait(), Ok(Some(_))) {
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the worker");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats: std::collections::HashMap<String, u64> = redis::cmd("HGETALL")
+        .arg("closing:stats")
+        .query(&mut redis.conn())
+        .expect("HGETALL");
+    let counted =
+        stats.get("success").copied().unwrap_or(0) + stats.get("missed").copied().unwrap_or(0);
+    assert_eq!(
+        counted, calls,
+        "every call counted before the worker exited: {stats:?}"
+    );
+}
