@@ -10,7 +10,8 @@ use crate::backend::Backend;
 use crate::backend::topology::{Certs, Topology};
 use crate::builder::RedisCacheBuilder;
 use crate::call::flight::Flights;
-use crate::call::options::Options;
+use crate::call::function::Function;
+use crate::call::generations::{self, Current, Generations};
 use crate::config::Settings;
 use crate::key::Key;
 use crate::stats::flush::Tally;
@@ -66,6 +67,8 @@ pub(crate) struct Inner {
     flusher_started: AtomicBool,
     /// Limits the "calling the function instead" warnings of degraded calls.
     pub(crate) degraded_log: Throttle,
+    /// The functions' generations, as this process knows them.
+    pub(crate) generations: Generations,
 }
 
 impl fmt::Debug for RedisCache {
@@ -113,6 +116,7 @@ impl RedisCache {
     pub(crate) fn from_parts(topology: Option<Topology>, settings: Settings) -> RedisCache {
         RedisCache {
             inner: Arc::new(Inner {
+                generations: Generations::new(&settings.prefix),
                 tally: Tally::new(
                     &settings.prefix,
                     topology.as_ref().is_some_and(Topology::is_cluster),
@@ -369,8 +373,42 @@ impl Inner {
         Key::new(&self.prefix, name, args)
     }
 
+    /// `f`'s generations: from memory (two atomic loads), or read from Redis on `f`'s first call
+    /// through this cache, which also starts keeping them up to date.
+    pub(crate) async fn generations(
+        self: &Arc<Self>,
+        f: &'static Function,
+        backend: &Backend,
+    ) -> Result<Current, Error> {
+        if let Some(current) = self.generations.current(f) {
+            return Ok(current);
+        }
+        let current = Box::pin(self.generations.load(f, backend)).await?;
+        if self.generations.start_watching() {
+            runtime::spawn(generations::watch(Arc::downgrade(self), |inner: &Inner| {
+                inner
+                    .backend
+                    .get()?
+                    .as_ref()
+                    .map(|b| (&inner.generations, b))
+            }));
+        }
+        Ok(current)
+    }
+
+    /// Starts a new generation of the function `name` (`hard`: its entries are misses; soft:
+    /// stale), for every process; this one knows at once.
+    pub(crate) async fn bump(self: &Arc<Self>, name: &str, hard: bool) -> Result<(), Error> {
+        let backend = self.backend()?;
+        let key = &self.generations.key;
+        let new = backend.bump(key, name, hard, key).await?;
+        let (h, s) = if hard { (new, 0) } else { (0, new) };
+        self.generations.raise(name, h, s);
+        Ok(())
+    }
+
     /// Counts `c` for function `opts`: one atomic add on the common path.
-    pub(crate) fn count(&self, opts: &'static Options, c: Counter) {
+    pub(crate) fn count(&self, opts: &'static Function, c: Counter) {
         self.tally.count(opts.counted(), c);
     }
 

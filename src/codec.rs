@@ -2,7 +2,11 @@
 //! in MessagePack.
 //!
 //! Carrying the write time in the entry lets a fresh hit cost exactly one `GET`: no second key,
-//! no script, no TTL query.
+//! no script, no TTL query. Format 2 (`rc2\0`, 20 bytes of header) adds the generation of the
+//! function under which the computation started, so `NAME_invalidate_all` and
+//! `NAME_expire_all` are decided by the reader, in memory, still in one `GET`. Format 1
+//! (`rc1\0`, 12 bytes: no generation) still reads, as generation 0; the write time sits at the
+//! same offset in both, which the scripts compare.
 //!
 //! Sequences of bytes (`Vec<u8>`, `&[u8]`, `Box<[u8]>`, wherever they sit in the value) are
 //! written as MessagePack `bin` (`rmp_serde`'s `BytesMode::ForceIterables`): a length, then the
@@ -17,9 +21,21 @@
 use rmp_serde::config::BytesMode;
 use serde::{Serialize, de::DeserializeOwned};
 
-/// Marks an entry written by this crate, format 1.
-const MAGIC: &[u8; 4] = b"rc1\0";
-const HEADER: usize = MAGIC.len() + 8;
+/// Marks an entry written by this crate, format 2: magic, write time, generation.
+const MAGIC: &[u8; 4] = b"rc2\0";
+const HEADER: usize = MAGIC.len() + 8 + 8;
+/// Format 1: magic and write time only; read as generation 0.
+const MAGIC_V1: &[u8; 4] = b"rc1\0";
+const HEADER_V1: usize = MAGIC_V1.len() + 8;
+
+/// What an entry's header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// When it was written (ms since the epoch, the writer's clock).
+    pub(crate) written: u64,
+    /// The function's generation when its computation started (0 for format 1).
+    pub(crate) generation: u64,
+}
 
 /// Why an entry could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
@@ -32,16 +48,16 @@ pub(crate) enum CodecError {
     Encode(#[from] rmp_serde::encode::Error),
 }
 
-/// Encodes `value` written at `written_ms`, its byte sequences as `bin` when that form reads
+/// Encodes `value` stamped with `stamp`, its byte sequences as `bin` when that form reads
 /// back as the same value (see the module's documentation).
 pub(crate) fn encode<T: Serialize + DeserializeOwned>(
     value: &T,
-    written_ms: u64,
+    stamp: Stamp,
 ) -> Result<Vec<u8>, CodecError> {
-    let plain = write(value, written_ms, BytesMode::Normal)?;
+    let plain = write(value, stamp, BytesMode::Normal)?;
     // `rmp_serde` picks `bin` from a sequence's first element and fails when a later one is
     // not a byte (an untagged enum of bytes and text): such values take the plain form.
-    let Ok(compact) = write(value, written_ms, BytesMode::ForceIterables) else {
+    let Ok(compact) = write(value, stamp, BytesMode::ForceIterables) else {
         return Ok(plain);
     };
     if compact == plain {
@@ -49,7 +65,7 @@ pub(crate) fn encode<T: Serialize + DeserializeOwned>(
         return Ok(plain);
     }
     let same = decode::<T>(&compact)
-        .and_then(|(_, back)| write(&back, written_ms, BytesMode::Normal))
+        .and_then(|(_, back)| write(&back, stamp, BytesMode::Normal))
         .is_ok_and(|again| again == plain);
     Ok(if same { compact } else { plain })
 }
@@ -57,11 +73,11 @@ pub(crate) fn encode<T: Serialize + DeserializeOwned>(
 /// The header, then `value` in MessagePack (structs as maps, so fields may be added later).
 fn write<T: Serialize + ?Sized>(
     value: &T,
-    written_ms: u64,
+    stamp: Stamp,
     bytes: BytesMode,
 ) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(&header(written_ms));
+    out.extend_from_slice(&header(stamp));
     let mut serializer = rmp_serde::Serializer::new(&mut out)
         .with_struct_map()
         .with_bytes(bytes);
@@ -69,31 +85,54 @@ fn write<T: Serialize + ?Sized>(
     Ok(out)
 }
 
-/// The header of an entry written at `written_ms`: the scripts compare entries' write times by
-/// comparing these bytes (big-endian, so byte order is time order).
-pub(crate) fn header(written_ms: u64) -> [u8; HEADER] {
+/// The header of an entry with `stamp`: the scripts compare entries' write times and
+/// generations by comparing these bytes (big-endian, so byte order is number order).
+pub(crate) fn header(stamp: Stamp) -> [u8; HEADER] {
     let mut header = [0u8; HEADER];
-    header[..MAGIC.len()].copy_from_slice(MAGIC);
-    header[MAGIC.len()..].copy_from_slice(&written_ms.to_be_bytes());
+    header[..4].copy_from_slice(MAGIC);
+    header[4..12].copy_from_slice(&stamp.written.to_be_bytes());
+    header[12..].copy_from_slice(&stamp.generation.to_be_bytes());
     header
 }
 
-/// Reads the write time of an entry without decoding its value.
-pub(crate) fn written_ms(entry: &[u8]) -> Result<u64, CodecError> {
-    let header = entry.get(..HEADER).ok_or(CodecError::NoHeader)?;
-    if &header[..MAGIC.len()] != MAGIC {
-        return Err(CodecError::NoHeader);
-    }
-    let mut stamp = [0u8; 8];
-    stamp.copy_from_slice(&header[MAGIC.len()..]);
-    Ok(u64::from_be_bytes(stamp))
+fn be(bytes: &[u8]) -> u64 {
+    let mut n = [0u8; 8];
+    n.copy_from_slice(bytes);
+    u64::from_be_bytes(n)
 }
 
-/// Decodes an entry into its write time and value.
-pub(crate) fn decode<T: DeserializeOwned>(entry: &[u8]) -> Result<(u64, T), CodecError> {
-    let written = written_ms(entry)?;
-    let value = rmp_serde::from_slice(&entry[HEADER..])?;
-    Ok((written, value))
+/// Reads an entry's header without decoding its value; returns it and where the value starts.
+fn read_header(entry: &[u8]) -> Result<(Stamp, usize), CodecError> {
+    match entry.get(..4) {
+        Some(m) if m == MAGIC && entry.len() >= HEADER => Ok((
+            Stamp {
+                written: be(&entry[4..12]),
+                generation: be(&entry[12..20]),
+            },
+            HEADER,
+        )),
+        Some(m) if m == MAGIC_V1 && entry.len() >= HEADER_V1 => Ok((
+            Stamp {
+                written: be(&entry[4..12]),
+                generation: 0,
+            },
+            HEADER_V1,
+        )),
+        _ => Err(CodecError::NoHeader),
+    }
+}
+
+/// Reads the write time of an entry without decoding its value.
+#[cfg(test)]
+pub(crate) fn written_ms(entry: &[u8]) -> Result<u64, CodecError> {
+    read_header(entry).map(|(stamp, _)| stamp.written)
+}
+
+/// Decodes an entry into its stamp and value.
+pub(crate) fn decode<T: DeserializeOwned>(entry: &[u8]) -> Result<(Stamp, T), CodecError> {
+    let (stamp, at) = read_header(entry)?;
+    let value = rmp_serde::from_slice(&entry[at..])?;
+    Ok((stamp, value))
 }
 
 #[cfg(test)]
@@ -102,21 +141,49 @@ mod tests {
     use serde::Deserialize;
     use std::collections::{BTreeMap, HashMap};
 
+    fn at(written: u64) -> Stamp {
+        Stamp {
+            written,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn a_generation_round_trips_and_format_1_reads_as_generation_0() {
+        let stamp = Stamp {
+            written: 7,
+            generation: 1_733_000_000_000,
+        };
+        let bytes = encode(&"v".to_string(), stamp).expect("encodes");
+        assert_eq!(
+            decode::<String>(&bytes).expect("decodes"),
+            (stamp, "v".to_string())
+        );
+        // A format 1 entry, as the previous version wrote it.
+        let mut v1 = b"rc1\0".to_vec();
+        v1.extend_from_slice(&9u64.to_be_bytes());
+        v1.extend_from_slice(&rmp_serde::to_vec(&"old").expect("encodes"));
+        assert_eq!(
+            decode::<String>(&v1).expect("decodes"),
+            (at(9), "old".to_string())
+        );
+    }
+
     #[test]
     fn round_trips_values_and_stamp() {
         let mut map = BTreeMap::new();
         map.insert((1u8, 2u8), vec![Some("a".to_string()), None]);
-        let bytes = encode(&map, 42).expect("encodes");
+        let bytes = encode(&map, at(42)).expect("encodes");
         let (stamp, back) =
             decode::<BTreeMap<(u8, u8), Vec<Option<String>>>>(&bytes).expect("decodes");
-        assert_eq!(stamp, 42);
+        assert_eq!(stamp.written, 42);
         assert_eq!(back, map);
     }
 
     #[test]
     fn empty_string_is_a_value() {
-        let bytes = encode(&String::new(), 1).expect("encodes");
-        let (_, back): (u64, String) = decode(&bytes).expect("decodes");
+        let bytes = encode(&String::new(), at(1)).expect("encodes");
+        let (_, back): (Stamp, String) = decode(&bytes).expect("decodes");
         assert_eq!(back, "");
     }
 
@@ -127,25 +194,25 @@ mod tests {
             Err(CodecError::NoHeader)
         ));
         assert!(matches!(decode::<String>(b""), Err(CodecError::NoHeader)));
-        let mut bytes = encode(&7u32, 1).expect("encodes");
+        let mut bytes = encode(&7u32, at(1)).expect("encodes");
         bytes.truncate(HEADER);
         assert!(matches!(decode::<u32>(&bytes), Err(CodecError::Decode(_))));
     }
 
     #[test]
     fn another_type_is_a_decode_error() {
-        let bytes = encode(&"text".to_string(), 1).expect("encodes");
+        let bytes = encode(&"text".to_string(), at(1)).expect("encodes");
         assert!(decode::<Vec<u64>>(&bytes).is_err());
     }
 
     #[test]
     fn byte_sequences_are_written_as_bin() {
         let value = vec![200u8; 100];
-        let bytes = encode(&value, 1).expect("encodes");
+        let bytes = encode(&value, at(1)).expect("encodes");
         // bin 8: marker 0xc4, one length byte, the bytes as they are.
         assert_eq!(&bytes[HEADER..HEADER + 2], &[0xc4, 100]);
         assert_eq!(bytes.len(), HEADER + 2 + 100);
-        let (_, back): (u64, Vec<u8>) = decode(&bytes).expect("decodes");
+        let (_, back): (Stamp, Vec<u8>) = decode(&bytes).expect("decodes");
         assert_eq!(back, value);
     }
 
@@ -163,15 +230,15 @@ mod tests {
             body: (0..=255).collect(),
             parts: vec![vec![], vec![1, 2, 3]],
         };
-        let bytes = encode(&blob, 1).expect("encodes");
-        let plain = write(&blob, 1, BytesMode::Normal).expect("encodes");
+        let bytes = encode(&blob, at(1)).expect("encodes");
+        let plain = write(&blob, at(1), BytesMode::Normal).expect("encodes");
         assert!(
             bytes.len() < plain.len(),
             "{} < {}",
             bytes.len(),
             plain.len()
         );
-        let (_, back): (u64, Blob) = decode(&bytes).expect("decodes");
+        let (_, back): (Stamp, Blob) = decode(&bytes).expect("decodes");
         assert_eq!(back, blob);
     }
 
@@ -179,9 +246,9 @@ mod tests {
     fn entries_with_bytes_as_arrays_still_decode() {
         // The form earlier versions wrote, and the one a value that is not compact-safe gets.
         let value = vec![1u8, 2, 250];
-        let plain = write(&value, 5, BytesMode::Normal).expect("encodes");
+        let plain = write(&value, at(5), BytesMode::Normal).expect("encodes");
         assert_eq!(plain[HEADER], 0x93, "a fixarray of 3");
-        assert_eq!(decode::<Vec<u8>>(&plain).expect("decodes"), (5, value));
+        assert_eq!(decode::<Vec<u8>>(&plain).expect("decodes"), (at(5), value));
     }
 
     /// Reads a `bin` as text when the bytes are UTF-8: the compact form would change the value.
@@ -194,15 +261,19 @@ mod tests {
 
     #[test]
     fn a_value_the_compact_form_would_change_is_written_plain() {
-        let compact =
-            write(&Loose::Bytes(b"abc".to_vec()), 1, BytesMode::ForceIterables).expect("encodes");
+        let compact = write(
+            &Loose::Bytes(b"abc".to_vec()),
+            at(1),
+            BytesMode::ForceIterables,
+        )
+        .expect("encodes");
         assert_eq!(
             decode::<Loose>(&compact).expect("decodes").1,
             Loose::Text("abc".into()),
             "the trap this guards against"
         );
         for value in [Loose::Bytes(b"abc".to_vec()), Loose::Text("abc".into())] {
-            let bytes = encode(&value, 1).expect("encodes");
+            let bytes = encode(&value, at(1)).expect("encodes");
             assert_eq!(decode::<Loose>(&bytes).expect("decodes").1, value);
         }
     }
@@ -219,11 +290,14 @@ mod tests {
     fn a_sequence_that_only_starts_with_bytes_is_written_plain() {
         let cells = vec![Cell::Byte(1), Cell::Text("x".into())];
         assert!(
-            write(&cells, 1, BytesMode::ForceIterables).is_err(),
+            write(&cells, at(1), BytesMode::ForceIterables).is_err(),
             "the trap"
         );
-        let bytes = encode(&cells, 1).expect("encodes");
-        assert_eq!(bytes, write(&cells, 1, BytesMode::Normal).expect("plain"));
+        let bytes = encode(&cells, at(1)).expect("encodes");
+        assert_eq!(
+            bytes,
+            write(&cells, at(1), BytesMode::Normal).expect("plain")
+        );
         assert_eq!(decode::<Vec<Cell>>(&bytes).expect("decodes").1, cells);
     }
 
@@ -232,10 +306,10 @@ mod tests {
     #[test]
     fn maps_of_bytes_round_trip_whatever_their_order() {
         let map: HashMap<String, Vec<u8>> = (0..20).map(|i| (i.to_string(), vec![i; 3])).collect();
-        let bytes = encode(&map, 1).expect("encodes");
-        let plain = write(&map, 1, BytesMode::Normal).expect("encodes");
+        let bytes = encode(&map, at(1)).expect("encodes");
+        let plain = write(&map, at(1), BytesMode::Normal).expect("encodes");
         assert_eq!(bytes, plain, "the plain form, as documented");
-        let (_, back): (u64, HashMap<String, Vec<u8>>) = decode(&bytes).expect("decodes");
+        let (_, back): (Stamp, HashMap<String, Vec<u8>>) = decode(&bytes).expect("decodes");
         assert_eq!(back, map);
     }
 }

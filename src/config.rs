@@ -205,10 +205,7 @@ impl fmt::Display for Redacted<'_> {
 impl Requested {
     /// The topology: sentinels or cluster nodes if given, else one server from the URL, or
     /// (when `env` is given) the environment, with the fields given in code over it.
-    pub(crate) fn topology(
-        &self,
-        env: Option<Env<'_>>,
-    ) -> Result<Topology, Error> {
+    pub(crate) fn topology(&self, env: Option<Env<'_>>) -> Result<Topology, Error> {
         if let Some((sentinels, master)) = &self.sentinel {
             return self.sentinel_topology(sentinels, master);
         }

@@ -45,6 +45,10 @@ pub enum Error {
     /// The arguments of a call could not be turned into a key.
     #[error("cannot build a cache key: {0}")]
     Key(String),
+    /// A value given to be stored cannot be: it does not serialize, or it is larger than
+    /// [`max_value_bytes`](crate::RedisCacheBuilder::max_value_bytes).
+    #[error("cannot store the value: {0}")]
+    Value(String),
     /// The cache is turned off ([`enabled(false)`](crate::RedisCacheBuilder::enabled)).
     #[error("the cache is disabled")]
     Disabled,

@@ -57,6 +57,12 @@ impl Key {
         format!("{}:lease", self.value)
     }
 
+    /// How many times the entry was invalidated lately: a computation that started before an
+    /// invalidation must not store.
+    pub(crate) fn invalidations(&self) -> String {
+        format!("{}:inv", self.value)
+    }
+
     /// Pub/sub channel announcing that a computation ended.
     pub(crate) fn channel(&self) -> String {
         format!("{}:done", self.value)

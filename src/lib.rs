@@ -60,10 +60,11 @@
     deny(clippy::panic, clippy::unwrap_used, clippy::expect_used)
 )]
 
-// The handle and its configuration.
+// The handles: a cache and its configuration, and a cached function without the macro.
 mod builder;
 mod cache;
 mod config;
+mod function;
 // One call of a cached function: the algorithm, storing, single flight, freshness.
 mod call;
 // Everything that speaks to Redis.
@@ -83,7 +84,11 @@ pub mod __private;
 
 pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
+pub use call::direct::Cached;
+pub use call::freshness::Freshness;
+pub use call::function::Function;
 pub use error::Error;
+pub use function::Args;
 pub use stats::Stats;
 
 /// Caches a function's results in Redis. See the [crate docs](crate) for the semantics.

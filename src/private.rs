@@ -7,6 +7,6 @@ pub use crate::call::blocking::{SyncJob, call_sync, invalidate_sync};
 pub use crate::call::bounds::{
     CacheValue, DefaultValue, KeyArg, KeyArgs, OwnArg, assert_value, own,
 };
-pub use crate::call::options::Options;
+pub use crate::call::function::Function;
 pub use crate::call::returns::{Fallible, Plain};
 pub use crate::stats::FunctionStats;

@@ -164,7 +164,7 @@ impl Expansion<'_> {
     }
 
     /// The `static` description of the options that the runtime reads and counts into, as a
-    /// block giving `&'static Options`: the block scopes the `static` away from user tokens.
+    /// block giving `&'static Function`: the block scopes the `static` away from user tokens.
     fn options_static(&self) -> TokenStream {
         let name = self.name();
         let opts = self.opts;
@@ -175,14 +175,11 @@ impl Expansion<'_> {
             opts.wait,
         );
         quote! {{
-            static __REDISCACHE_OPTIONS: ::rediscache::__private::Options = ::rediscache::__private::Options {
-                name: #name,
-                refresh: ::rediscache::__private::Options::ms(#refresh),
-                expire: ::rediscache::__private::Options::ms(#expire),
-                retry: ::rediscache::__private::Options::ms(#retry),
-                wait: #wait,
-                stats: ::rediscache::__private::FunctionStats::new(),
-            };
+            static __REDISCACHE_OPTIONS: ::rediscache::Function = ::rediscache::Function::new(#name)
+                .refresh(::core::time::Duration::from_millis(#refresh))
+                .expire(::core::time::Duration::from_millis(#expire))
+                .retry(::core::time::Duration::from_millis(#retry))
+                .wait(#wait);
             &__REDISCACHE_OPTIONS
         }}
     }
@@ -196,7 +193,6 @@ impl Expansion<'_> {
         let doc = invalidate_doc(&sig.ident);
         let params = self.params();
         let cache = self.cache();
-        let name = self.name();
         let key_args = self.key_args();
         let skipped = self
             .sig
@@ -205,6 +201,7 @@ impl Expansion<'_> {
             .zip(&self.opts.in_key)
             .filter(|(_, in_key)| !**in_key)
             .map(|(p, _)| &p.ident);
+        let options = self.options_static();
         let (invalidator, await_) = if self.sig.is_async {
             (quote!(invalidate_async), quote!(.await))
         } else {
@@ -215,7 +212,7 @@ impl Expansion<'_> {
             #[allow(clippy::too_many_arguments, clippy::needless_borrow)]
             #vis #asyncness fn #ident #generics (#params) -> ::core::result::Result<(), ::rediscache::Error> #where_clause {
                 #(let _ = &#skipped;)*
-                ::rediscache::__private::#invalidator(#cache, #name, #key_args)
+                ::rediscache::__private::#invalidator(#cache, #options, #key_args)
                 #await_
             }
         }

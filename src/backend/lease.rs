@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::{Backend, scripts};
 use crate::Error;
 use crate::clock::px;
-use crate::codec;
+use crate::codec::{self, Stamp};
 use crate::key::Key;
 
 /// How long a lease lives unless its holder renews it.
@@ -59,35 +59,42 @@ fn life_until(until: Instant) -> Option<Duration> {
 
 impl Backend {
     /// Takes the recompute lease of `key` if nobody holds it, unless the entry was written
-    /// after `fresh_after` (ms since the epoch; see [`scripts::LEASE`]). The lease lives
+    /// after `fresh.written` (ms since the epoch) under generation `fresh.generation` or a newer
+    /// one (see [`scripts::LEASE`]). The lease lives
     /// [`LIFE`] (or `retry`, if shorter); [`renew`](Self::renew) keeps it.
+    ///
+    /// Also returns the key's invalidation count, which the computation's store must find
+    /// unchanged.
     pub(crate) async fn try_lease(
         &self,
         key: &Key,
         token: &str,
         retry: Duration,
-        fresh_after: Option<u64>,
-    ) -> Result<Lease, Error> {
+        fresh: Option<Stamp>,
+    ) -> Result<(Lease, String), Error> {
         // No freshness check: a header no entry's write time exceeds.
-        let fresh = codec::header(fresh_after.unwrap_or(u64::MAX));
+        let fresh = codec::header(fresh.unwrap_or(Stamp {
+            written: u64::MAX,
+            generation: u64::MAX,
+        }));
         let mut call = scripts::LEASE.prepare_invoke();
         call.key(key.lease())
             .key(key.value())
+            .key(key.invalidations())
             .arg(token)
             .arg(px(retry.min(LIFE)))
             .arg(scripts::FAILED)
             .arg(&fresh[..]);
-        Ok(
-            match self
-                .write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
-                .await?
-            {
-                1 => Lease::Taken,
-                2 => Lease::Failed,
-                3 => Lease::Fresh,
-                _ => Lease::Running,
-            },
-        )
+        let (status, version) = self
+            .write(|mut c| async move { call.invoke_async::<(i64, String)>(&mut c).await })
+            .await?;
+        let lease = match status {
+            1 => Lease::Taken,
+            2 => Lease::Failed,
+            3 => Lease::Fresh,
+            _ => Lease::Running,
+        };
+        Ok((lease, version))
     }
 
     /// Extends our lease by [`LIFE`], never past `until`. `Ok(false)` when it is no longer

@@ -219,17 +219,20 @@ impl Backend {
         }
     }
 
-    /// Stores an entry for `expire`, releases our lease and wakes waiters, in one script.
+    /// Stores an entry for `expire`, releases our lease and wakes waiters, in one script,
+    /// unless an invalidation of the key overtook the computation: `version` is the key's
+    /// invalidation count it started from (see [`script::STORE`]). Returns whether it stored.
     pub(crate) async fn store(
         &self,
         key: &Key,
         entry: &[u8],
         expire: Duration,
         token: &str,
-    ) -> Result<(), Error> {
-        self.run_store(&script::STORE, key, entry, expire, token)
+        version: &str,
+    ) -> Result<bool, Error> {
+        self.run_store(&script::STORE, key, entry, expire, token, version)
             .await
-            .map(drop)
+            .map(|stored| stored == 1)
     }
 
     /// Runs a store script ([`script::STORE`] or [`script::STORE_LATE`], which take the same
@@ -241,15 +244,18 @@ impl Backend {
         entry: &[u8],
         expire: Duration,
         token: &str,
+        version: &str,
     ) -> Result<i64, Error> {
         let mut call = store.prepare_invoke();
         call.key(key.value())
             .key(key.lease())
+            .key(key.invalidations())
             .arg(entry)
             .arg(px(expire))
             .arg(token)
             .arg(key.channel())
-            .arg(script::FAILED);
+            .arg(script::FAILED)
+            .arg(version);
         self.write(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
             .await
     }
@@ -284,26 +290,77 @@ impl Backend {
     }
 
     /// Stores an entry that Redis did not take the first time, for `expire`, unless something
-    /// newer holds it (see [`script::STORE_LATE`]). Returns whether it stored.
+    /// newer holds it or an invalidation overtook it (see [`script::STORE_LATE`]). Returns
+    /// whether it stored.
     pub(crate) async fn store_late(
         &self,
         key: &Key,
         entry: &[u8],
         expire: Duration,
         token: &str,
+        version: &str,
     ) -> Result<bool, Error> {
-        self.run_store(&script::STORE_LATE, key, entry, expire, token)
+        self.run_store(&script::STORE_LATE, key, entry, expire, token, version)
             .await
             .map(|stored| stored == 1)
     }
 
-    /// Removes an entry and its lease.
-    pub(crate) async fn delete(&self, key: &Key) -> Result<(), Error> {
+    /// Removes an entry and its lease, and counts an invalidation of the key that refuses the
+    /// store of every computation that started before it, for `keep` (see
+    /// [`script::INVALIDATE`]); wakes waiters.
+    pub(crate) async fn delete(&self, key: &Key, keep: Duration) -> Result<(), Error> {
         self.invalidations.fetch_add(1, Ordering::Relaxed);
-        let keys = [key.value().to_owned(), key.lease()];
-        self.bounded(|mut c| async move { c.del::<_, i64>(&keys).await })
+        let mut call = script::INVALIDATE.prepare_invoke();
+        call.key(key.value())
+            .key(key.lease())
+            .key(key.invalidations())
+            .arg(px(keep))
+            .arg(key.channel());
+        self.bounded(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
             .await
             .map(drop)
+    }
+
+    /// Starts a new generation of function `name`, `hard` (a miss) or soft (stale), in the
+    /// hash `key`, and announces it on `channel`. Returns the new generation.
+    pub(crate) async fn bump(
+        &self,
+        key: &str,
+        name: &str,
+        hard: bool,
+        channel: &str,
+    ) -> Result<u64, Error> {
+        let mut call = script::BUMP.prepare_invoke();
+        call.key(key)
+            .arg(name)
+            .arg(if hard { "hard" } else { "soft" })
+            .arg(channel);
+        self.bounded(|mut c| async move { call.invoke_async::<u64>(&mut c).await })
+            .await
+    }
+
+    /// The `(hard, soft)` generations of each function in `names`, from the hash `key` (0 for
+    /// one never bumped).
+    pub(crate) async fn generations(
+        &self,
+        key: &str,
+        names: &[&str],
+    ) -> Result<Vec<(u64, u64)>, Error> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(key);
+        for name in names {
+            cmd.arg(format!("{name}@hard")).arg(format!("{name}@soft"));
+        }
+        let values: Vec<Option<u64>> = self
+            .bounded(|mut c| async move { cmd.query_async(&mut c).await })
+            .await?;
+        Ok(values
+            .chunks(2)
+            .map(|pair| {
+                let at = |i: usize| pair.get(i).copied().flatten().unwrap_or(0);
+                (at(0), at(1))
+            })
+            .collect())
     }
 
     /// Adds each `(field, n)` to the hash `key`, in one pipeline.

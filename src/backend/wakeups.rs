@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::Error;
+use crate::backend::breaker;
 use crate::backend::subscriber::Subscriber;
 use crate::runtime;
 
@@ -85,8 +86,16 @@ impl Wakeups {
             let wakeups = self.clone();
             let channel = channel.to_owned();
             let handle = runtime::handle().ok_or(Error::NoRuntime)?;
-            let subscribe =
-                handle.spawn(async move { wakeups.subscriber.subscribe(&channel).await });
+            // A connection that broke since its last use (Redis restarted) fails the first
+            // command and reconnects: the second attempt goes out on the new connection.
+            let subscribe = handle.spawn(async move {
+                match wakeups.subscriber.subscribe(&channel).await {
+                    Err(e) if breaker::is_outage(&e) => {
+                        wakeups.subscriber.subscribe(&channel).await
+                    }
+                    done => done,
+                }
+            });
             match tokio::time::timeout(self.timeout, subscribe).await {
                 Ok(Ok(Ok(()))) => {}
                 // Dropping `sub` unregisters the waiter.

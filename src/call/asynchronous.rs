@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use crate::call::options::Options;
+use crate::call::function::Function;
 use crate::call::returns::Shape;
 use crate::call::{self, Job};
 use crate::runtime;
@@ -30,7 +30,7 @@ where
 /// Serves one call of a cached async function.
 pub async fn call_async<R, S, F, Fut>(
     cache: &RedisCache,
-    opts: &'static Options,
+    opts: &'static Function,
     args: Result<String, Error>,
     make: impl FnOnce() -> AsyncJob<F>,
     default: Option<impl FnOnce() -> R>,
@@ -45,14 +45,14 @@ where
     call::call(cache, opts, args, make, default, shape).await
 }
 
-/// Removes the entry of `name` for `args`.
+/// Removes the entry of `opts` for `args`.
 ///
 /// # Errors
 /// When Redis fails or the arguments give no key.
 pub async fn invalidate_async(
     cache: &RedisCache,
-    name: &str,
+    opts: &'static Function,
     args: Result<String, Error>,
 ) -> Result<(), Error> {
-    call::invalidate(cache, name, args).await
+    call::invalidate(cache, opts, args).await
 }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use crate::call::options::Options;
+use crate::call::function::Function;
 use crate::call::returns::Shape;
 use crate::call::{self, Job};
 use crate::runtime;
@@ -34,7 +34,7 @@ where
 /// Serves one call of a cached sync function.
 pub fn call_sync<R, S, F>(
     cache: &RedisCache,
-    opts: &'static Options,
+    opts: &'static Function,
     args: Result<String, Error>,
     make: impl FnOnce() -> SyncJob<F>,
     default: Option<impl FnOnce() -> R>,
@@ -53,17 +53,17 @@ where
     }
 }
 
-/// Removes the entry of `name` for `args`, blocking.
+/// Removes the entry of `opts` for `args`, blocking.
 ///
 /// # Errors
 /// When Redis fails or the arguments give no key.
 pub fn invalidate_sync(
     cache: &RedisCache,
-    name: &str,
+    opts: &'static Function,
     args: Result<String, Error>,
 ) -> Result<(), Error> {
     match runtime::handle() {
-        Some(handle) => runtime::block_on(handle, call::invalidate(cache, name, args)),
+        Some(handle) => runtime::block_on(handle, call::invalidate(cache, opts, args)),
         None if !cache.is_enabled() => Ok(()),
         None => Err(Error::NoRuntime),
     }

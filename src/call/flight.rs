@@ -103,6 +103,16 @@ impl Flights {
         }
     }
 
+    /// Leads a new flight of `key` even if one runs (a refresh asked for by hand): callers from
+    /// now on follow it; the followers of the running one keep waiting for theirs.
+    pub(crate) fn lead_now(self: &Arc<Self>, key: &str) -> Leader {
+        match self.join(key, Duration::ZERO) {
+            Role::Leader(l) => l,
+            // A flight younger than zero cannot exist; lead a fresh one all the same.
+            Role::Follower(_) => self.lead_now(key),
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()

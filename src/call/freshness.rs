@@ -2,9 +2,22 @@
 
 use std::time::Duration;
 
-/// What a read of the value key found.
+/// Whether a call would serve an entry as it is, or serve it and refresh it once.
+///
+/// ```no_run
+/// use rediscache::{Freshness, Function, RedisCache};
+///
+/// static RATE: Function = Function::new("app::rate");
+/// # async fn demo(cache: &RedisCache) -> Result<(), rediscache::Error> {
+/// if let Some(hit) = RATE.get::<f64>(cache, ("EUR",)).await? {
+///     println!("{} ({:?} old, {:?})", hit.value, hit.age, hit.freshness);
+///     assert!(matches!(hit.freshness, Freshness::Fresh | Freshness::Stale));
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Freshness {
+#[non_exhaustive]
+pub enum Freshness {
     /// Younger than `refresh`: serve it, nothing else to do.
     Fresh,
     /// Older than `refresh`: serve it and recompute in the background.

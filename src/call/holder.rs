@@ -34,6 +34,9 @@ pub(crate) struct Holder {
     /// Whether the lease was taken under `token` (a caller may compute without it: Redis
     /// failed, or the last computation failed, or it waited `retry` in vain).
     pub(crate) leased: bool,
+    /// The key's invalidation count when the lease was asked for, which the store must find
+    /// unchanged (`""`: unknown; the store is then refused after any invalidation).
+    pub(crate) version: String,
 }
 
 impl Holder {
@@ -44,6 +47,7 @@ impl Holder {
             token: token(),
             until: Instant::now() + retry,
             leased: false,
+            version: String::new(),
         }
     }
 

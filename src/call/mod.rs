@@ -14,11 +14,13 @@
 pub(crate) mod asynchronous;
 pub(crate) mod blocking;
 pub(crate) mod bounds;
+pub(crate) mod direct;
 pub(crate) mod flight;
 pub(crate) mod freshness;
+pub(crate) mod function;
+pub(crate) mod generations;
 mod handoff;
 mod holder;
-pub(crate) mod options;
 pub(crate) mod returns;
 mod store;
 
@@ -32,14 +34,15 @@ use crate::Error;
 use crate::backend::{Backend, Landing, Lease};
 use crate::cache::{Inner, RedisCache};
 use crate::clock;
-use crate::codec;
+use crate::codec::{self, Stamp};
 use crate::key::Key;
 use crate::stats::Counter;
 use flight::{Outcome, Role};
 use freshness::Freshness;
+use function::Function;
+use generations::Current;
 use handoff::Handoff;
 use holder::Holder;
-use options::Options;
 use returns::Shape;
 use store::run_and_store;
 
@@ -55,7 +58,7 @@ pub trait Job<R>: Send + 'static {
 /// Serves one call of a cached function.
 pub(crate) async fn call<R, S, J>(
     cache: &RedisCache,
-    opts: &'static Options,
+    opts: &'static Function,
     args: Result<String, Error>,
     make: impl FnOnce() -> J,
     default: Option<impl FnOnce() -> R>,
@@ -83,15 +86,35 @@ where
         Ok(b) => b,
         Err(_) => return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await,
     };
+    // From memory, but for the function's first call through this cache.
+    let gens = match inner.generations.current(opts) {
+        Some(gens) => gens,
+        None => match inner.generations(opts, backend).await {
+            Ok(gens) => gens,
+            Err(e) => {
+                degraded(inner, opts, &e);
+                return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await;
+            }
+        },
+    };
     match backend.get(&key).await {
         Ok(Some(entry)) => match codec::decode::<S::Value>(&entry) {
-            Ok((written, value)) => {
+            Ok((stamp, value)) if stamp.generation >= gens.hard => {
                 inner.count(opts, Counter::Success);
-                if freshness::freshness(written, clock::now_ms(), opts.refresh) == Freshness::Stale
-                {
-                    refresh_in_background::<R, S, J>(inner, key, opts, make);
+                let stale = stamp.generation < gens.soft
+                    || freshness::freshness(stamp.written, clock::now_ms(), opts.refresh)
+                        == Freshness::Stale;
+                if stale {
+                    refresh_in_background::<R, S, J>(inner, key, opts, gens, make);
                 }
                 return S::wrap(value);
+            }
+            Ok(_) => {
+                tracing::debug!(
+                    function = opts.name,
+                    key = key.value(),
+                    "rediscache: entry from before invalidate_all; a miss"
+                );
             }
             Err(e) => {
                 tracing::warn!(function = opts.name, key = key.value(), error = %e, "rediscache: unreadable entry; recomputing");
@@ -120,7 +143,7 @@ where
     match default {
         Some(default) if !opts.wait => {
             inner.count(opts, Counter::Default);
-            refresh_in_background::<R, S, J>(inner, key, opts, make);
+            refresh_in_background::<R, S, J>(inner, key, opts, gens, make);
             default()
         }
         _ => {
@@ -138,7 +161,7 @@ where
 
 /// Counts a call that Redis failed and that runs the function instead; logs it, at most once
 /// every few seconds per cache with a count of the ones held back.
-pub(super) fn degraded(inner: &Inner, opts: &'static Options, e: &Error) {
+pub(super) fn degraded(inner: &Inner, opts: &'static Function, e: &Error) {
     inner.count(opts, Counter::Errors);
     if let Some(held_back) = inner.degraded_log.ready(Duration::from_secs(5)) {
         tracing::warn!(
@@ -155,7 +178,8 @@ pub(super) fn degraded(inner: &Inner, opts: &'static Options, e: &Error) {
 fn refresh_in_background<R, S, J>(
     inner: &Arc<Inner>,
     key: Key,
-    opts: &'static Options,
+    opts: &'static Function,
+    gens: Current,
     make: impl FnOnce() -> J,
 ) where
     R: Send + 'static,
@@ -175,14 +199,21 @@ fn refresh_in_background<R, S, J>(
         let _storing = storing;
         let Ok(backend) = inner.backend() else { return };
         let mut holder = Holder::new(key, opts.retry);
-        // Fresh if written after `now - refresh`: a refresh that landed since our read.
-        let fresh_after = clock::now_ms().saturating_sub(clock::px(opts.refresh));
+        // Fresh if written after `now - refresh` under the current soft generation: a refresh
+        // that landed since our read.
+        let fresh = Stamp {
+            written: clock::now_ms().saturating_sub(clock::px(opts.refresh)),
+            generation: gens.soft,
+        };
         match backend
-            .try_lease(&holder.key, &holder.token, opts.retry, Some(fresh_after))
+            .try_lease(&holder.key, &holder.token, opts.retry, Some(fresh))
             .await
         {
-            Ok(Lease::Taken) => holder.leased = true,
-            Ok(Lease::Running | Lease::Failed | Lease::Fresh) => return,
+            Ok((Lease::Taken, version)) => {
+                holder.leased = true;
+                holder.version = version;
+            }
+            Ok((Lease::Running | Lease::Failed | Lease::Fresh, _)) => return,
             Err(e) => {
                 // Nobody waits for this refresh; the next stale hit tries again.
                 tracing::debug!(function = opts.name, error = %e, "rediscache: cannot take the lease; skipping refresh");
@@ -200,7 +231,7 @@ async fn compute_shared<R, S, J>(
     inner: &Arc<Inner>,
     backend: Option<&Backend>,
     key: &Key,
-    opts: &'static Options,
+    opts: &'static Function,
     make: impl FnOnce() -> J,
 ) -> R
 where
@@ -232,9 +263,14 @@ where
     if let Some(b) = backend {
         match wait_for_holder(inner, b, &mut holder, opts, slept).await {
             Ok(Some(entry)) => {
-                if let Ok((_, value)) = codec::decode::<S::Value>(&entry) {
-                    leader.finish(Outcome::Done(Arc::from(entry)));
-                    return S::wrap(value);
+                let hard = inner.generations.current(opts).map_or(0, |g| g.hard);
+                match codec::decode::<S::Value>(&entry) {
+                    Ok((stamp, value)) if stamp.generation >= hard => {
+                        leader.finish(Outcome::Done(Arc::from(entry)));
+                        return S::wrap(value);
+                    }
+                    // From before an invalidation, or unreadable: compute.
+                    _ => {}
                 }
             }
             Ok(None) => {}
@@ -273,15 +309,16 @@ async fn wait_for_holder(
     inner: &Inner,
     backend: &Backend,
     holder: &mut Holder,
-    opts: &'static Options,
+    opts: &'static Function,
     mut slept: bool,
 ) -> Result<Option<Vec<u8>>, Error> {
-    let key = &holder.key;
+    let key = &holder.key.clone();
     loop {
-        match backend
+        let (lease, version) = backend
             .try_lease(key, &holder.token, opts.retry, None)
-            .await?
-        {
+            .await?;
+        holder.version = version;
+        match lease {
             Lease::Taken => {
                 holder.leased = true;
                 return Ok(None);
@@ -306,15 +343,19 @@ async fn wait_for_holder(
     }
 }
 
-/// Removes the entry of `name` for `args`.
+/// Removes the entry of `f` for `args`; a computation of it that started before cannot store.
 pub(crate) async fn invalidate(
     cache: &RedisCache,
-    name: &str,
+    f: &'static Function,
     args: Result<String, Error>,
 ) -> Result<(), Error> {
     if !cache.is_enabled() {
         return Ok(());
     }
-    let key = cache.inner.key(name, args?);
-    cache.inner.backend()?.delete(&key).await
+    let key = cache.inner.key(f.name, args?);
+    cache
+        .inner
+        .backend()?
+        .delete(&key, f.invalidation_memory())
+        .await
 }

@@ -11,18 +11,18 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::flight::{Leader, Outcome};
+use super::function::Function;
 use super::holder::Holder;
-use super::options::Options;
 use super::returns::Shape;
 use super::{Job, degraded};
 use crate::Error;
 use crate::backend::Backend;
 use crate::backend::breaker;
 use crate::cache::Inner;
-use crate::key::Key;
+use crate::codec::{self, Stamp};
 use crate::stats::Counter;
 use crate::stats::observe;
-use crate::{clock, codec, runtime};
+use crate::{clock, runtime};
 
 /// A panic caught from the function, to resume on the caller's thread.
 pub(super) type Panic = Box<dyn Any + Send>;
@@ -32,7 +32,7 @@ pub(super) async fn run_and_store<R, S, J>(
     inner: &Arc<Inner>,
     backend: Option<&Backend>,
     holder: &Holder,
-    opts: &'static Options,
+    opts: &'static Function,
     job: J,
     leader: Leader,
 ) -> Result<R, Panic>
@@ -44,7 +44,11 @@ where
     let Some(backend) = backend else {
         // Redis is not there: just compute; local followers still share the result.
         let r = AssertUnwindSafe(job.run()).catch_unwind().await?;
-        if let Some(entry) = S::value(&r).and_then(|v| codec::encode(v, clock::now_ms()).ok()) {
+        let stamp = Stamp {
+            written: clock::now_ms(),
+            generation: 0,
+        };
+        if let Some(entry) = S::value(&r).and_then(|v| codec::encode(v, stamp).ok()) {
             leader.finish(Outcome::Done(Arc::from(entry)));
         }
         return Ok(r);
@@ -53,6 +57,8 @@ where
     // From here to the store, `close()` waits for this computation (bounded by the timeout).
     let _storing = backend.storing();
     inner.count(opts, Counter::Refresh);
+    // The generation this computation starts under: an invalidate_all from now on wins.
+    let generation = inner.generations.current(opts).map_or(0, |g| g.start());
     let started = std::time::Instant::now();
     let alive = holder.keep_alive(inner);
     let span = tracing::info_span!(
@@ -91,7 +97,11 @@ where
         return Ok(r);
     };
     let written = clock::now_ms();
-    let entry = match codec::encode(value, written) {
+    let stamp = Stamp {
+        written,
+        generation,
+    };
+    let entry = match codec::encode(value, stamp) {
         Ok(entry) => entry,
         Err(e) => {
             tracing::error!(function = opts.name, error = %e, "rediscache: value does not serialize; nothing stored");
@@ -112,22 +122,24 @@ where
         return Ok(r);
     }
     let entry: Arc<[u8]> = Arc::from(entry);
-    match backend.store(key, &entry, opts.expire, token).await {
-        Ok(()) => {
+    match backend
+        .store(key, &entry, opts.expire, token, &holder.version)
+        .await
+    {
+        Ok(true) => {
             tracing::debug!(function = opts.name, key = key.value(), elapsed = ?started.elapsed(), "rediscache: stored")
+        }
+        Ok(false) => {
+            tracing::debug!(
+                function = opts.name,
+                key = key.value(),
+                "rediscache: invalidated while it computed; not stored"
+            )
         }
         Err(e) => {
             degraded(inner, opts, &e);
             if redis_was_away(&e) {
-                store_later(
-                    inner,
-                    key,
-                    entry.clone(),
-                    opts,
-                    token,
-                    written,
-                    holder.until,
-                );
+                store_later(inner, holder, entry.clone(), opts, written);
             }
         }
     }
@@ -148,20 +160,20 @@ const STORE_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// Stores again, off every caller's path, an entry that Redis did not take because it was
 /// unreachable for a moment (a timeout, a dropped connection, the circuit open), until the
-/// lease that covered its computation runs out (`until`): a value that took long to compute is
-/// not lost to a blip, and waiters elsewhere still wake when it lands. Each attempt gives the
-/// entry what is left of `expire` since it was `written`, so it never outlives `expire`, and
-/// never replaces a newer entry ([`STORE_LATE`](crate::backend::scripts::STORE_LATE)). It gives up when this cache
-/// invalidates anything meanwhile (it could bring the entry back) or is dropped.
+/// lease that covered its computation runs out (`holder.until`): a value that took long to
+/// compute is not lost to a blip, and waiters elsewhere still wake when it lands. Each attempt
+/// gives the entry what is left of `expire` since it was `written`, so it never outlives
+/// `expire`, and never replaces a newer entry nor lands after an invalidation of the key
+/// ([`STORE_LATE`](crate::backend::scripts::STORE_LATE)). It also gives up when this cache
+/// invalidates anything meanwhile or is dropped.
 fn store_later(
     inner: &Arc<Inner>,
-    key: &Key,
+    holder: &Holder,
     entry: Arc<[u8]>,
-    opts: &'static Options,
-    token: &str,
+    opts: &'static Function,
     written: u64,
-    until: tokio::time::Instant,
 ) {
+    let (key, until) = (&holder.key, holder.until);
     let Ok(backend) = inner.backend() else { return };
     let Some(place) = backend.late_store() else {
         tracing::debug!(
@@ -172,7 +184,12 @@ fn store_later(
         return;
     };
     let invalidations = backend.invalidations();
-    let (cache, key, token) = (Arc::downgrade(inner), key.clone(), token.to_owned());
+    let (cache, key, token, version) = (
+        Arc::downgrade(inner),
+        key.clone(),
+        holder.token.clone(),
+        holder.version.clone(),
+    );
     runtime::spawn(async move {
         let _place = place;
         let mut pause = STORE_RETRY_FIRST;
@@ -193,7 +210,10 @@ fn store_later(
                 );
                 return;
             }
-            match backend.store_late(&key, &entry, left, &token).await {
+            match backend
+                .store_late(&key, &entry, left, &token, &version)
+                .await
+            {
                 Ok(true) => {
                     tracing::info!(
                         function = opts.name,
