@@ -6,7 +6,7 @@
 //! ```
 //!
 //! It starts its own servers on free ports of 127.0.0.1 (never 6379) and stops them at the end:
-//! one `redis-server`, and a cluster of 3 primaries with a replica each (`tests/support`). A run
+//! one `redis-server`, and a cluster of 3 primaries with a replica each (`testkit`). A run
 //! takes about 30 s on 2 cores. Without `--bench` (`cargo test --benches`) it runs one short
 //! round, as a smoke test.
 //!
@@ -30,18 +30,13 @@
 //! It then asserts that after the warm-up each cache counted one hit per call and no miss,
 //! compute or error. `CLUSTER_ROUNDS` sets the rounds (10 by default).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rediscache::{RedisCache, cache};
+use rediscache::{RedisCache, RedisCacheBuilder, cache};
+use testkit::{Cluster, RedisServer, runtime};
 use tokio::runtime::Runtime;
-
-use support::Topo;
-use support::cluster::Cluster;
 
 /// The cache of `on_single`, on one `redis-server`.
 static SINGLE: OnceLock<RedisCache> = OnceLock::new();
@@ -175,11 +170,15 @@ fn main() {
         rounds.filter(|&n| n > 0).unwrap_or(10)
     };
     let started = Instant::now();
-    let server = support::RedisServer::start();
+    let server = RedisServer::start();
     let cluster = Cluster::start();
-    let build = |t: &dyn Topo| t.builder().from_env(false).build().expect("valid config");
-    SINGLE.set(build(&server)).expect("set once");
-    CLUSTER.set(build(&cluster)).expect("set once");
+    let build = |b: RedisCacheBuilder| b.from_env(false).build().expect("valid config");
+    SINGLE
+        .set(build(RedisCache::builder().url(server.url())))
+        .expect("set once");
+    CLUSTER
+        .set(build(RedisCache::builder().cluster(cluster.urls())))
+        .expect("set once");
     eprintln!(
         "cluster bench: redis-server on port {}; cluster primaries {:?}; up in {:.1} s",
         server.port,
@@ -187,7 +186,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let rt = support::runtime(true);
+    let rt = runtime(true);
     rt.block_on(async {
         tokio::spawn(async {
             for k in 0..KEYS {

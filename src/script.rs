@@ -124,17 +124,12 @@ return fields
     )
 });
 
-/// The integration tests' private `redis-server`, to run the scripts for real.
-#[cfg(test)]
-#[path = "../tests/support/server.rs"]
-mod test_server;
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use super::test_server::RedisServer;
     use crate::codec;
+    use testkit::RedisServer;
 
     /// Runs [`STORE_LATE`] for an entry written at `written` by `token`; returns what it did.
     fn store_late(conn: &mut redis::Connection, written: u64, token: &str) -> i64 {

@@ -2,7 +2,7 @@
 //! killed and a slot migrated while callers keep calling. (The core semantics suite also runs
 //! on a cluster: `REDISCACHE_TEST_TOPOLOGY=cluster cargo test --test semantics`.)
 
-mod support;
+mod common;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rediscache::{RedisCache, cache};
-use support::cluster::Cluster;
-use support::*;
+use testkit::*;
+
+use common::*;
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 /// Any one call while the cluster fails over or migrates: the timeout, plus slack.

@@ -1,12 +1,10 @@
 //! Configuration: code beats the environment beats defaults; malformed values are errors naming
 //! their source; a disabled cache never connects; passwords never show.
 
-mod support;
-
 use std::sync::OnceLock;
 
 use rediscache::{Error, RedisCache, cache};
-use support::*;
+use testkit::*;
 
 static RUNS: Runs = Runs::new();
 

@@ -2,13 +2,11 @@
 //! memory, password changed, read-only replica, wrong database, garbage in every key, and
 //! functions that fail or panic. Callers always get correct values within a bound.
 
-mod support;
-
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 /// What any single call may cost while Redis misbehaves: the timeout, plus slack for a shared

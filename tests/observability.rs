@@ -1,14 +1,16 @@
 //! What the cache tells the outside: `metrics` counters and a recompute histogram per function,
 //! and tracing spans and events on the slow paths only, with names and keys but never values.
 
-mod support;
+mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 

@@ -1,13 +1,15 @@
 //! Several processes on one Redis: one computes, the others wait and wake the moment its value
 //! lands (pub/sub, no polling); stats add up across processes.
 
-mod support;
+mod common;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 static CACHE: OnceLock<RedisCache> = OnceLock::new();
 static RUNS: Runs = Runs::new();

@@ -1,7 +1,7 @@
 //! The two clocks end to end, for async functions, against a private `redis-server`:
 //! refresh, expire, retry, default, wait, failures, values of every shape, bypass, invalidation.
 
-mod support;
+mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use rediscache::{RedisCache, cache};
 use serde::{Deserialize, Serialize};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 #[tokio::test]
 async fn first_call_returns_the_default_while_one_background_run_fills_the_cache() {

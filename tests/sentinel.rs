@@ -2,15 +2,16 @@
 //! failover. (The core semantics suite also runs here:
 //! `REDISCACHE_TEST_TOPOLOGY=sentinel cargo test --test semantics`.)
 
-mod support;
+mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rediscache::{RedisCache, cache};
-use support::sentinel::Sentinels;
-use support::*;
+use testkit::*;
+
+use common::*;
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 /// Any one call during the failover: the timeout, plus slack for a shared 2-core machine.

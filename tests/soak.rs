@@ -2,14 +2,12 @@
 //! flushed at random every second. Every call must return a correct value for its arguments
 //! within a bound. About 20 s; set `REDISCACHE_SOAK_SECS` for a longer run.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
 
 const TIMEOUT: Duration = Duration::from_millis(250);
 const RETRY: Duration = Duration::from_secs(1);

@@ -1,12 +1,14 @@
 //! Stats: exact counts through a miss/hit sequence, an atomic reset, sharing across caches, and
 //! no extra command on the hit path.
 
-mod support;
+mod common;
 
 use std::sync::OnceLock;
 
 use rediscache::{RedisCache, Stats, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 fn commands(server: &RedisServer, name: &str) -> u64 {
     let info = server.cli(&["INFO", "commandstats"]).unwrap();

@@ -1,13 +1,15 @@
 //! Sync functions: no tokio runtime needed, threads share computations, background refreshes run
 //! on the crate's own pool, and calls work from inside a runtime too.
 
-mod support;
+mod common;
 
 use std::sync::{Barrier, OnceLock};
 use std::thread;
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 #[test]
 fn a_sync_function_needs_no_runtime_and_refreshes_in_the_background() {

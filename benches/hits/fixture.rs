@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use rediscache::{DEFAULT_PREFIX, RedisCache};
+use testkit::RedisServer;
 use tokio::runtime::Runtime;
 
-use crate::support::RedisServer;
 use crate::{
     CACHE, cached_async, cached_async_invalidate, cached_sync, cached_sync_invalidate, count_hits,
     value_bytes,

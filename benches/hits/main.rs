@@ -76,9 +76,6 @@
 //! server, runtimes, connections and async callers; `sync.rs` the sync callers and the 64-thread
 //! team; `summary.rs` the interleaved rounds and their ratios; `cpu.rs` the CPU cost per step.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 mod cpu;
 mod fixture;
 mod summary;
