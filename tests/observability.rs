@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use rediscache::{RedisCache, cache};
@@ -43,7 +43,7 @@ impl Captured {
 
 #[test]
 fn metrics_per_function_and_spans_on_slow_paths_only() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     // One test in this binary: the recorder is process-wide.
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -58,9 +58,9 @@ fn metrics_per_function_and_spans_on_slow_paths_only() {
         .with_ansi(false)
         .finish();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    CACHE.set(cache_on(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), name = "observed", refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, name = "observed", refresh = 60, expire = 120, wait = true)]
     async fn observed(x: u32) -> String {
         format!("SECRET-VALUE-{x}")
     }

@@ -3,7 +3,6 @@
 //! `Pki` and `TlsServer`).
 
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use rediscache::{Error, RedisCache, cache};
@@ -11,7 +10,7 @@ use testkit::*;
 
 #[tokio::test]
 async fn rediss_with_a_private_ca_a_client_certificate_and_an_acl_user() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let pki = Pki::new();
     let server = TlsServer::start(&pki, true);
@@ -34,69 +33,61 @@ async fn rediss_with_a_private_ca_a_client_certificate_and_an_acl_user() {
         "OK"
     );
     let url = format!("rediss://app:s3cret@127.0.0.1:{}/0", server.port);
-    CACHE
-        .set(
-            RedisCache::builder()
-                .url(url)
-                .tls_ca_file(pki.path("ca.crt"))
-                .tls_client_cert(pki.path("client.crt"), pki.path("client.key"))
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+    CACHE.set(
+        RedisCache::builder()
+            .url(url)
+            .tls_ca_file(pki.path("ca.crt"))
+            .tls_client_cert(pki.path("client.crt"), pki.path("client.key"))
+            .build()
+            .unwrap(),
+    );
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn square(x: u64) -> u64 {
         RUNS.tick();
         x * x
     }
 
     CACHE
-        .get()
-        .unwrap()
         .ping()
         .await
         .expect("TLS handshake with the private CA and client cert");
     assert_eq!(square(12).await, 144);
     assert_eq!(square(12).await, 144);
     assert_eq!(RUNS.get(), 1, "the second call was a hit over TLS");
-    let s = CACHE.get().unwrap().stats().await.unwrap();
+    let s = CACHE.stats().await.unwrap();
     assert_eq!((s.missed, s.success, s.errors), (1, 1, 0));
 }
 
 #[tokio::test]
 async fn an_untrusted_server_or_a_missing_client_certificate_degrades_and_shows_in_ping() {
-    static UNTRUSTED: OnceLock<RedisCache> = OnceLock::new();
-    static NO_CLIENT_CERT: OnceLock<RedisCache> = OnceLock::new();
+    static UNTRUSTED: Slot<RedisCache> = Slot::new();
+    static NO_CLIENT_CERT: Slot<RedisCache> = Slot::new();
     let pki = Pki::new();
     let server = TlsServer::start(&pki, true);
     let timeout = Duration::from_millis(500);
     // The system roots do not know our CA.
-    UNTRUSTED
-        .set(
-            RedisCache::builder()
-                .url(server.url())
-                .timeout(timeout)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-    NO_CLIENT_CERT
-        .set(
-            RedisCache::builder()
-                .url(server.url())
-                .tls_ca_file(pki.path("ca.crt"))
-                .timeout(timeout)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+    UNTRUSTED.set(
+        RedisCache::builder()
+            .url(server.url())
+            .timeout(timeout)
+            .build()
+            .unwrap(),
+    );
+    NO_CLIENT_CERT.set(
+        RedisCache::builder()
+            .url(server.url())
+            .tls_ca_file(pki.path("ca.crt"))
+            .timeout(timeout)
+            .build()
+            .unwrap(),
+    );
 
-    #[cache(cache = UNTRUSTED.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = UNTRUSTED, refresh = 60, expire = 120, wait = true)]
     async fn via_untrusted(x: u64) -> u64 {
         x + 1
     }
-    #[cache(cache = NO_CLIENT_CERT.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = NO_CLIENT_CERT, refresh = 60, expire = 120, wait = true)]
     async fn via_no_client_cert(x: u64) -> u64 {
         x + 2
     }
@@ -108,10 +99,10 @@ async fn an_untrusted_server_or_a_missing_client_certificate_degrades_and_shows_
     );
     assert_eq!(soon(via_no_client_cert(1)).await, 3);
     assert!(
-        UNTRUSTED.get().unwrap().ping().await.is_err(),
+        UNTRUSTED.ping().await.is_err(),
         "the health check shows the TLS problem"
     );
-    assert!(NO_CLIENT_CERT.get().unwrap().ping().await.is_err());
+    assert!(NO_CLIENT_CERT.ping().await.is_err());
 }
 
 #[test]

@@ -77,7 +77,7 @@ impl Fixture {
             .from_env(false)
             .build()
             .expect("valid cache configuration");
-        CACHE.set(cache).expect("cache set once");
+        CACHE.set(cache);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
