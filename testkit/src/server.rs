@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::binaries;
+
 /// A `redis-server` owned by one test: free port, no persistence, killed and reaped on drop.
 pub struct RedisServer {
     child: Child,
@@ -18,30 +20,29 @@ pub struct RedisServer {
 }
 
 fn spawn_server(port: u16, log: &std::path::Path, extra: &[String]) -> Child {
-    Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(["--logfile", log.to_str().expect("utf-8 temp path")])
-        // Its own directory: a replica's full sync writes an RDB file there.
-        .args([
-            "--dir",
-            log.parent()
-                .and_then(|d| d.to_str())
-                .expect("utf-8 temp dir"),
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH (scripts/test installs it)")
+    let mut cmd = binaries::server();
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ])
+    .args(["--logfile", log.to_str().expect("utf-8 temp path")])
+    // Its own directory: a replica's full sync writes an RDB file there.
+    .args([
+        "--dir",
+        log.parent()
+            .and_then(|d| d.to_str())
+            .expect("utf-8 temp dir"),
+    ])
+    .args(extra)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    binaries::spawn_server(&mut cmd)
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -171,7 +172,7 @@ impl RedisServer {
 
     /// Runs `redis-cli` against this server; `None` if it failed.
     pub fn cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
+        let out = binaries::cli()
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(
                 self.password

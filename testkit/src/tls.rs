@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::binaries;
 use crate::server::free_port;
-use crate::wait::eventually;
 
 /// How long a TLS server may take to answer its first `PING`.
 const READY_LIMIT: Duration = Duration::from_secs(10);
@@ -147,41 +147,47 @@ impl TlsServer {
         let port = free_port();
         let dir = pki.path(&format!("server-{port}"));
         std::fs::create_dir_all(&dir).expect("server dir");
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                "0",
-                "--tls-port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args([
-                "--tls-cert-file",
-                &pki.s("server.crt"),
-                "--tls-key-file",
-                &pki.s("server.key"),
-            ])
-            .args(["--tls-ca-cert-file", &pki.s("ca.crt")])
-            .args([
-                "--tls-auth-clients",
-                if check_clients { "yes" } else { "no" },
-            ])
-            .args(["--logfile", &path_str(&dir.join("redis.log"))])
-            .args(["--dir", &path_str(&dir)])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH (scripts/test installs it)");
-        let server = TlsServer { child, port, dir };
-        let ready = || server.cli(pki, &["PING"]).trim() == "PONG";
-        assert!(
-            eventually(READY_LIMIT, ready),
-            "the TLS server did not come up; log:\n{}",
-            server.log_text()
-        );
+        let mut cmd = binaries::server();
+        cmd.args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args([
+            "--tls-cert-file",
+            &pki.s("server.crt"),
+            "--tls-key-file",
+            &pki.s("server.key"),
+        ])
+        .args(["--tls-ca-cert-file", &pki.s("ca.crt")])
+        .args([
+            "--tls-auth-clients",
+            if check_clients { "yes" } else { "no" },
+        ])
+        .args(["--logfile", &path_str(&dir.join("redis.log"))])
+        .args(["--dir", &path_str(&dir)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let child = binaries::spawn_server(&mut cmd);
+        let mut server = TlsServer { child, port, dir };
+        let deadline = Instant::now() + READY_LIMIT;
+        while server.cli(pki, &["PING"]).trim() != "PONG" {
+            let exited = matches!(server.child.try_wait(), Ok(Some(_)));
+            if exited || Instant::now() >= deadline {
+                panic!(
+                    "the TLS server ({}, built with TLS?) {}; log:\n{}",
+                    binaries::server_program(),
+                    if exited { "exited" } else { "did not answer" },
+                    server.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         server
     }
 
@@ -193,7 +199,7 @@ impl TlsServer {
     /// Runs `redis-cli` over TLS as the default user, with the client certificate; its stdout
     /// (empty if it could not connect).
     pub fn cli(&self, pki: &Pki, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
+        let out = binaries::cli()
             .args([
                 "--tls",
                 "--cacert",
@@ -207,7 +213,7 @@ impl TlsServer {
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .expect("redis-cli runs");
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binaries::cli_program()));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 

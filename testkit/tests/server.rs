@@ -5,7 +5,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use rediscache_testkit::{RedisServer, SOON, Target, Topo, entries, eventually, pttl};
+use rediscache_testkit::{
+    RedisServer, SOON, Target, Topo, entries, eventually, pttl, server_program,
+};
 
 fn ping(server: &RedisServer) -> Option<String> {
     server.cli(&["PING"]).map(|out| out.trim().to_owned())
@@ -112,4 +114,22 @@ fn dropped_it_is_killed_reaped_and_its_port_and_files_are_freed() {
     assert!(!exists(pid), "no process, not even a zombie");
     assert!(!dir.exists(), "its directory is removed");
     TcpListener::bind(("127.0.0.1", port)).expect("its port is free again");
+}
+
+/// `REDISCACHE_TEST_SERVER` is what runs: `scripts/test` relies on it to test on Valkey.
+#[test]
+fn the_server_program_is_the_one_configured() {
+    let server = RedisServer::start();
+    let info = server.cli(&["INFO", "server"]).expect("INFO");
+    let program = server_program();
+    let valkey = info.lines().any(|l| l.trim() == "server_name:valkey");
+    assert_eq!(
+        valkey,
+        program.contains("valkey"),
+        "{program} runs as:\n{info}"
+    );
+    assert!(
+        info.contains(&format!("process_id:{}", server.pid())),
+        "the process we started answers:\n{info}"
+    );
 }

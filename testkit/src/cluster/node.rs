@@ -4,9 +4,11 @@ use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use crate::binaries;
 
 /// Connect/read/write timeout of the direct connections the helper queries nodes with.
 const CONN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -71,8 +73,8 @@ pub(super) fn free_port_pair(taken: &BTreeSet<u16>) -> u16 {
 /// Starts a cluster-enabled node on `port`, with its files in `dir`.
 pub(super) fn spawn_node(port: u16, dir: &Path) -> Child {
     let path = |name: &str| dir.join(name).to_str().expect("utf-8 temp path").to_owned();
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+    let mut cmd = binaries::server();
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .args(["--cluster-enabled", "yes"])
         .args(["--cluster-config-file", &path("nodes.conf")])
@@ -85,9 +87,8 @@ pub(super) fn spawn_node(port: u16, dir: &Path) -> Child {
         .args(["--dir", dir.to_str().expect("utf-8 temp path")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH (scripts/test installs it)")
+        .stderr(Stdio::null());
+    binaries::spawn_server(&mut cmd)
 }
 
 /// A direct connection to one node, with timeouts.
