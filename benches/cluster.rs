@@ -6,7 +6,7 @@
 //! ```
 //!
 //! It starts its own servers on free ports of 127.0.0.1 (never 6379) and stops them at the end:
-//! one `redis-server`, and a cluster of 3 primaries with a replica each (`tests/support`). A run
+//! one `redis-server`, and a cluster of 3 primaries with a replica each (`testkit`). A run
 //! takes about 30 s on 2 cores. Without `--bench` (`cargo test --benches`) it runs one short
 //! round, as a smoke test.
 //!
@@ -30,23 +30,17 @@
 //! It then asserts that after the warm-up each cache counted one hit per call and no miss,
 //! compute or error. `CLUSTER_ROUNDS` sets the rounds (10 by default).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::hint::black_box;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rediscache::{RedisCache, cache};
+use rediscache::{RedisCache, RedisCacheBuilder, cache};
+use testkit::{Cluster, RedisServer, Slot, runtime};
 use tokio::runtime::Runtime;
 
-use support::Topo;
-use support::cluster::Cluster;
-
 /// The cache of `on_single`, on one `redis-server`.
-static SINGLE: OnceLock<RedisCache> = OnceLock::new();
+static SINGLE: Slot<RedisCache> = Slot::new();
 /// The cache of `on_cluster`, on the cluster.
-static CLUSTER: OnceLock<RedisCache> = OnceLock::new();
+static CLUSTER: Slot<RedisCache> = Slot::new();
 
 /// Distinct keys called.
 const KEYS: u64 = 300;
@@ -55,19 +49,19 @@ const VALUE_BYTES: usize = 100;
 /// Blocks of each deployment per round.
 const BLOCKS: usize = 4;
 
-#[cache(cache = SINGLE.get().expect("set"), refresh = 3600, expire = 7200, wait = true)]
+#[cache(cache = SINGLE, refresh = 3600, expire = 7200, wait = true)]
 async fn on_single(_k: u64) -> Vec<u8> {
     vec![7; VALUE_BYTES]
 }
 
-#[cache(cache = CLUSTER.get().expect("set"), refresh = 3600, expire = 7200, wait = true)]
+#[cache(cache = CLUSTER, refresh = 3600, expire = 7200, wait = true)]
 async fn on_cluster(_k: u64) -> Vec<u8> {
     vec![7; VALUE_BYTES]
 }
 
 /// The deployments, by index: 0 the single server, 1 the cluster.
 const NAMES: [&str; 2] = ["single", "cluster"];
-const CACHES: [&OnceLock<RedisCache>; 2] = [&SINGLE, &CLUSTER];
+const CACHES: [&Slot<RedisCache>; 2] = [&SINGLE, &CLUSTER];
 
 /// A call of deployment `t`'s cached function.
 async fn call(t: usize, k: u64) -> Vec<u8> {
@@ -175,11 +169,11 @@ fn main() {
         rounds.filter(|&n| n > 0).unwrap_or(10)
     };
     let started = Instant::now();
-    let server = support::RedisServer::start();
+    let server = RedisServer::start();
     let cluster = Cluster::start();
-    let build = |t: &dyn Topo| t.builder().from_env(false).build().expect("valid config");
-    SINGLE.set(build(&server)).expect("set once");
-    CLUSTER.set(build(&cluster)).expect("set once");
+    let build = |b: RedisCacheBuilder| b.from_env(false).build().expect("valid config");
+    SINGLE.set(build(RedisCache::builder().url(server.url())));
+    CLUSTER.set(build(RedisCache::builder().cluster(cluster.urls())));
     eprintln!(
         "cluster bench: redis-server on port {}; cluster primaries {:?}; up in {:.1} s",
         server.port,
@@ -187,7 +181,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let rt = support::runtime(true);
+    let rt = runtime(true);
     rt.block_on(async {
         tokio::spawn(async {
             for k in 0..KEYS {
@@ -217,7 +211,7 @@ fn main() {
         "entries on every primary"
     );
     for (name, cache) in NAMES.iter().zip(CACHES) {
-        let s = rt.block_on(cache.get().expect("set").take_stats());
+        let s = rt.block_on(cache.take_stats());
         let s = s.expect("take_stats");
         eprintln!("cluster bench: {name} warm-up stats: {s:?}");
         assert_eq!(s.missed, KEYS, "{name}: each warm-up call missed");
@@ -229,9 +223,7 @@ fn main() {
     }
 
     for ((name, cache), calls) in NAMES.iter().zip(CACHES).zip(made) {
-        let s = rt
-            .block_on(cache.get().expect("set").stats())
-            .expect("stats");
+        let s = rt.block_on(cache.stats()).expect("stats");
         eprintln!("cluster bench: {name} stats after warm-up: {s:?} ({calls} calls)");
         assert_eq!(s.missed, 0, "{name}: no miss after warm-up");
         assert_eq!(s.errors, 0, "{name}: no Redis error");

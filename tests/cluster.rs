@@ -2,16 +2,16 @@
 //! killed and a slot migrated while callers keep calling. (The core semantics suite also runs
 //! on a cluster: `REDISCACHE_TEST_TOPOLOGY=cluster cargo test --test semantics`.)
 
-mod support;
+mod common;
 
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rediscache::{RedisCache, cache};
-use support::cluster::Cluster;
-use support::*;
+use testkit::*;
+
+use common::*;
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 /// Any one call while the cluster fails over or migrates: the timeout, plus slack.
@@ -23,12 +23,12 @@ fn value(k: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_hit_in_one_slot_and_stats_spread_over_the_cluster() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let cluster = Cluster::start();
-    CACHE.set(cache_on(&cluster)).unwrap();
+    CACHE.set(cache_on(&cluster));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn twice(x: u64) -> u64 {
         RUNS.tick();
         x * 2
@@ -44,7 +44,7 @@ async fn entries_hit_in_one_slot_and_stats_spread_over_the_cluster() {
         .map(|k| cluster.primary_for_key(k))
         .collect();
     assert_eq!(owners.len(), 3, "30 entries spread over the 3 primaries");
-    let s = CACHE.get().unwrap().stats().await.unwrap();
+    let s = CACHE.stats().await.unwrap();
     assert_eq!((s.missed, s.success, s.refresh), (30, 30, 30));
     let stats_keys = cluster.keys("rediscache:stats*");
     assert_eq!(
@@ -63,21 +63,19 @@ async fn entries_hit_in_one_slot_and_stats_spread_over_the_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_killed_under_load_fails_over_without_a_wrong_value() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let mut cluster = Cluster::start();
-    CACHE
-        .set(
-            cluster
-                .builder()
-                .timeout(TIMEOUT)
-                .connect_timeout(TIMEOUT)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+    CACHE.set(
+        cluster
+            .builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .build()
+            .unwrap(),
+    );
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn compute(k: u64) -> u64 {
         RUNS.tick();
         value(k)
@@ -109,14 +107,12 @@ async fn a_primary_killed_under_load_fails_over_without_a_wrong_value() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_migrated_under_load_keeps_its_entries_and_values_right() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let cluster = Cluster::start();
-    CACHE
-        .set(cluster.builder().timeout(TIMEOUT).build().unwrap())
-        .unwrap();
+    CACHE.set(cluster.builder().timeout(TIMEOUT).build().unwrap());
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn compute(k: u64) -> u64 {
         RUNS.tick();
         value(k)
@@ -151,19 +147,19 @@ async fn a_slot_migrated_under_load_keeps_its_entries_and_values_right() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiter_elsewhere_in_the_cluster_wakes_when_the_value_lands() {
-    static A: OnceLock<RedisCache> = OnceLock::new();
-    static B: OnceLock<RedisCache> = OnceLock::new();
+    static A: Slot<RedisCache> = Slot::new();
+    static B: Slot<RedisCache> = Slot::new();
     static GATE: Gate = Gate::new();
     let cluster = Cluster::start();
-    A.set(cache_on(&cluster)).unwrap();
-    B.set(cache_on(&cluster)).unwrap();
+    A.set(cache_on(&cluster));
+    B.set(cache_on(&cluster));
 
-    #[cache(cache = A.get().unwrap(), name = "job", refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = A, name = "job", refresh = 60, expire = 120, wait = true)]
     async fn in_a(x: u64) -> u64 {
         GATE.wait_async().await;
         x + 1
     }
-    #[cache(cache = B.get().unwrap(), name = "job", refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = B, name = "job", refresh = 60, expire = 120, wait = true)]
     async fn in_b(x: u64) -> u64 {
         x + 1000
     }
@@ -199,7 +195,7 @@ async fn a_waiter_elsewhere_in_the_cluster_wakes_when_the_value_lands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acl_user_works_on_every_node() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let cluster = Cluster::start();
     for port in cluster.primaries().into_iter().chain(cluster.replicas()) {
@@ -218,15 +214,15 @@ async fn an_acl_user_works_on_every_node() {
         .build()
         .unwrap();
     assert!(!format!("{cache:?}").contains("s3cret"), "{cache:?}");
-    CACHE.set(cache).unwrap();
+    CACHE.set(cache);
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn plus(x: u64) -> u64 {
         RUNS.tick();
         x + 1
     }
 
-    CACHE.get().unwrap().ping().await.unwrap();
+    CACHE.ping().await.unwrap();
     for x in 0..10 {
         assert_eq!(plus(x).await, x + 1);
         assert_eq!(plus(x).await, x + 1);

@@ -1,12 +1,8 @@
 //! Configuration: code beats the environment beats defaults; malformed values are errors naming
 //! their source; a disabled cache never connects; passwords never show.
 
-mod support;
-
-use std::sync::OnceLock;
-
 use rediscache::{Error, RedisCache, cache};
-use support::*;
+use testkit::*;
 
 static RUNS: Runs = Runs::new();
 
@@ -161,24 +157,22 @@ fn builder_errors_name_the_setting_and_debug_hides_passwords() {
 
 #[tokio::test]
 async fn a_disabled_cache_calls_through_and_never_connects() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static CALLS: Runs = Runs::new();
-    CACHE
-        .set(
-            RedisCache::builder()
-                .url("redis://no-such-host.invalid:1/0")
-                .enabled(false)
-                .build()
-                .expect("not validated when off"),
-        )
-        .unwrap();
+    CACHE.set(
+        RedisCache::builder()
+            .url("redis://no-such-host.invalid:1/0")
+            .enabled(false)
+            .build()
+            .expect("not validated when off"),
+    );
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60)]
     async fn counted() -> usize {
         CALLS.tick()
     }
 
-    let cache = CACHE.get().unwrap();
+    let cache = &*CACHE;
     assert!(!cache.is_enabled());
     assert_eq!(counted().await, 1);
     assert_eq!(

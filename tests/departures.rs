@@ -7,14 +7,16 @@
 //! cannot be mistaken for each other. Processes are real: the child side of each test is an
 //! `#[ignore]`d test of this binary, run by its parent.
 
-mod support;
+mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 /// How long the slow functions below compute.
 const COMPUTE: Duration = Duration::from_secs(1);

@@ -2,13 +2,10 @@
 //! memory, password changed, read-only replica, wrong database, garbage in every key, and
 //! functions that fail or panic. Callers always get correct values within a bound.
 
-mod support;
-
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 /// What any single call may cost while Redis misbehaves: the timeout, plus slack for a shared
@@ -40,12 +37,12 @@ fn set(server: &RedisServer, args: &[&str]) {
 
 #[tokio::test]
 async fn a_paused_redis_costs_one_timeout_then_calls_degrade_and_caching_resumes() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(cache_with_timeout(&server)).unwrap();
+    CACHE.set(cache_with_timeout(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, default = 0)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, default = 0)]
     async fn tenfold(x: u64) -> u64 {
         RUNS.tick();
         x * 10
@@ -68,7 +65,7 @@ async fn a_paused_redis_costs_one_timeout_then_calls_degrade_and_caching_resumes
         "the circuit breaker spares most calls the timeout: 30 calls took {total:?}"
     );
     server.resume();
-    let cache = CACHE.get().unwrap();
+    let cache = &*CACHE;
     assert!(
         eventually_async(SOON, || async {
             let before = RUNS.get();
@@ -87,15 +84,15 @@ async fn a_paused_redis_costs_one_timeout_then_calls_degrade_and_caching_resumes
 
 #[tokio::test]
 async fn killed_and_restarted_on_the_same_port_the_cache_recovers_waiters_included() {
-    static A: OnceLock<RedisCache> = OnceLock::new();
-    static B: OnceLock<RedisCache> = OnceLock::new();
+    static A: Slot<RedisCache> = Slot::new();
+    static B: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let mut server = RedisServer::start();
-    A.set(cache_with_timeout(&server)).unwrap();
-    B.set(cache_with_timeout(&server)).unwrap();
+    A.set(cache_with_timeout(&server));
+    B.set(cache_with_timeout(&server));
 
-    #[cache(cache = A.get().unwrap(), name = "job", refresh = 60, expire = 120, retry = 60, wait = true)]
+    #[cache(cache = A, name = "job", refresh = 60, expire = 120, retry = 60, wait = true)]
     async fn job_a(x: u64) -> u64 {
         RUNS.tick();
         if x == 99 {
@@ -103,7 +100,7 @@ async fn killed_and_restarted_on_the_same_port_the_cache_recovers_waiters_includ
         }
         x + 1
     }
-    #[cache(cache = B.get().unwrap(), name = "job", refresh = 60, expire = 120, retry = 60, wait = true)]
+    #[cache(cache = B, name = "job", refresh = 60, expire = 120, retry = 60, wait = true)]
     async fn job_b(x: u64) -> u64 {
         x + 1000
     }
@@ -130,7 +127,7 @@ async fn killed_and_restarted_on_the_same_port_the_cache_recovers_waiters_includ
     );
     // Cross-process waiting works again: the subscriber connection came back too. B's own
     // circuit may still be open from the outage; a successful ping closes it.
-    let b = B.get().unwrap();
+    let b = &*B;
     assert!(eventually_async(SOON, || async { b.ping().await.is_ok() }).await);
     let leader = tokio::spawn(job_a(99));
     assert!(eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await);
@@ -147,13 +144,13 @@ async fn killed_and_restarted_on_the_same_port_the_cache_recovers_waiters_includ
 
 #[tokio::test]
 async fn a_value_computed_while_redis_goes_away_is_stored_once_it_is_back() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let mut server = RedisServer::start();
-    CACHE.set(cache_with_timeout(&server)).unwrap();
+    CACHE.set(cache_with_timeout(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), name = "slow", refresh = 60, expire = 120, retry = 60, wait = true)]
+    #[cache(cache = CACHE, name = "slow", refresh = 60, expire = 120, retry = 60, wait = true)]
     async fn slow(x: u64) -> u64 {
         RUNS.tick();
         GATE.wait_async().await;
@@ -190,12 +187,12 @@ async fn a_value_computed_while_redis_goes_away_is_stored_once_it_is_back() {
 
 #[tokio::test]
 async fn script_flush_and_flushall_mid_run() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(cache_with_timeout(&server)).unwrap();
+    CACHE.set(cache_with_timeout(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn plus(x: u64) -> u64 {
         RUNS.tick();
         x + 1
@@ -214,18 +211,18 @@ async fn script_flush_and_flushall_mid_run() {
     assert_eq!(plus(1).await, 2);
     assert_eq!(plus(1).await, 2);
     assert_eq!(RUNS.get(), 3, "recomputed once after FLUSHALL, then hits");
-    let s = CACHE.get().unwrap().stats().await.unwrap();
+    let s = CACHE.stats().await.unwrap();
     assert_eq!(s.errors, 0, "{s:?}");
 }
 
 #[tokio::test]
 async fn out_of_memory_refuses_writes_but_hits_serve_and_misses_get_the_value() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(cache_with_timeout(&server)).unwrap();
+    CACHE.set(cache_with_timeout(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, default = 0)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, default = 0)]
     async fn square(x: u64) -> u64 {
         RUNS.tick();
         x * x
@@ -267,13 +264,13 @@ async fn out_of_memory_refuses_writes_but_hits_serve_and_misses_get_the_value() 
 
 #[tokio::test]
 async fn a_password_set_after_connecting_degrades_calls_and_shows_in_ping() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(cache_with_timeout(&server)).unwrap();
-    let cache = CACHE.get().unwrap();
+    CACHE.set(cache_with_timeout(&server));
+    let cache = &*CACHE;
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, default = 0)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, default = 0)]
     async fn cube(x: u64) -> u64 {
         RUNS.tick();
         x * x * x
@@ -306,14 +303,14 @@ async fn a_password_set_after_connecting_degrades_calls_and_shows_in_ping() {
 
 #[tokio::test]
 async fn a_read_only_replica_serves_calls_and_reports_errors() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let primary = RedisServer::start();
     let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
-    CACHE.set(cache_with_timeout(&replica)).unwrap();
-    let cache = CACHE.get().unwrap();
+    CACHE.set(cache_with_timeout(&replica));
+    let cache = &*CACHE;
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn double(x: u64) -> u64 {
         RUNS.tick();
         x * 2
@@ -340,20 +337,18 @@ async fn a_read_only_replica_serves_calls_and_reports_errors() {
 
 #[tokio::test]
 async fn a_wrong_database_index_degrades_and_shows_in_ping() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     let server = RedisServer::start();
     let url = format!("redis://127.0.0.1:{}/99", server.port);
-    CACHE
-        .set(
-            RedisCache::builder()
-                .url(url)
-                .timeout(TIMEOUT)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+    CACHE.set(
+        RedisCache::builder()
+            .url(url)
+            .timeout(TIMEOUT)
+            .build()
+            .unwrap(),
+    );
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, default = 0)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, default = 0)]
     async fn ident(x: u64) -> u64 {
         x
     }
@@ -361,17 +356,17 @@ async fn a_wrong_database_index_degrades_and_shows_in_ping() {
     for x in 1..4 {
         assert_eq!(bounded(ident(x)).await, x);
     }
-    assert!(CACHE.get().unwrap().ping().await.is_err());
+    assert!(CACHE.ping().await.is_err());
 }
 
 #[tokio::test]
 async fn garbage_in_every_key_of_an_entry_is_a_miss_never_an_error() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(cache_with_timeout(&server)).unwrap();
+    CACHE.set(cache_with_timeout(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = "1s", retry = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = "1s", retry = 60, expire = 120, wait = true)]
     async fn named(x: u64) -> String {
         RUNS.tick();
         format!("n{x}")
@@ -410,19 +405,19 @@ async fn garbage_in_every_key_of_an_entry_is_a_miss_never_an_error() {
             .cli(&["TYPE", &key])
             .is_some_and(|t| t.trim() == "string")));
     }
-    assert_eq!(CACHE.get().unwrap().stats().await.unwrap().failed, 0);
+    assert_eq!(CACHE.stats().await.unwrap().failed, 0);
 }
 
 #[test]
 fn panics_are_counted_never_poison_the_cache_and_never_leave_waiters_hanging() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let server = RedisServer::start();
-    CACHE.set(cache_with_timeout(&server)).unwrap();
-    let cache = CACHE.get().unwrap();
+    CACHE.set(cache_with_timeout(&server));
+    let cache = &*CACHE;
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = "1s", retry = "2s", expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = "1s", retry = "2s", expire = 120, wait = true)]
     fn boom(x: u64) -> u64 {
         let n = RUNS.tick();
         if x == 7 {
@@ -488,11 +483,11 @@ fn panics_are_counted_never_poison_the_cache_and_never_leave_waiters_hanging() {
 
 #[tokio::test]
 async fn invalidation_and_stats_report_a_dead_redis_as_errors() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     let mut server = RedisServer::start();
-    CACHE.set(cache_with_timeout(&server)).unwrap();
+    CACHE.set(cache_with_timeout(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn one(x: u64) -> u64 {
         x
     }
@@ -501,6 +496,6 @@ async fn invalidation_and_stats_report_a_dead_redis_as_errors() {
     server.kill();
     assert_eq!(bounded(one(1)).await, 1);
     assert!(bounded(one_invalidate(1)).await.is_err());
-    assert!(bounded(CACHE.get().unwrap().stats()).await.is_err());
-    assert!(bounded(CACHE.get().unwrap().ping()).await.is_err());
+    assert!(bounded(CACHE.stats()).await.is_err());
+    assert!(bounded(CACHE.ping()).await.is_err());
 }

@@ -1,14 +1,16 @@
 //! What the cache tells the outside: `metrics` counters and a recompute histogram per function,
 //! and tracing spans and events on the slow paths only, with names and keys but never values.
 
-mod support;
+mod common;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -41,7 +43,7 @@ impl Captured {
 
 #[test]
 fn metrics_per_function_and_spans_on_slow_paths_only() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     // One test in this binary: the recorder is process-wide.
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -56,9 +58,9 @@ fn metrics_per_function_and_spans_on_slow_paths_only() {
         .with_ansi(false)
         .finish();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    CACHE.set(cache_on(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), name = "observed", refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, name = "observed", refresh = 60, expire = 120, wait = true)]
     async fn observed(x: u32) -> String {
         format!("SECRET-VALUE-{x}")
     }

@@ -1,13 +1,15 @@
 //! Several processes on one Redis: one computes, the others wait and wake the moment its value
 //! lands (pub/sub, no polling); stats add up across processes.
 
-mod support;
+mod common;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 static CACHE: OnceLock<RedisCache> = OnceLock::new();
 static RUNS: Runs = Runs::new();
@@ -113,20 +115,20 @@ fn a_waiter_in_another_process_wakes_when_the_value_lands_without_computing() {
 #[tokio::test]
 async fn a_waiter_whose_leader_fails_elsewhere_wakes_and_computes_itself() {
     // Two caches on one server stand for two processes: separate connections, flights, counters.
-    static A: OnceLock<RedisCache> = OnceLock::new();
-    static B: OnceLock<RedisCache> = OnceLock::new();
+    static A: Slot<RedisCache> = Slot::new();
+    static B: Slot<RedisCache> = Slot::new();
     static RUNS_B: Runs = Runs::new();
     static GATE_A: Gate = Gate::new();
     let server = RedisServer::start();
-    A.set(cache_on(&server)).unwrap();
-    B.set(cache_on(&server)).unwrap();
+    A.set(cache_on(&server));
+    B.set(cache_on(&server));
 
-    #[cache(cache = A.get().unwrap(), name = "shared", refresh = 60, expire = 120, retry = 60, wait = true)]
+    #[cache(cache = A, name = "shared", refresh = 60, expire = 120, retry = 60, wait = true)]
     async fn in_a() -> Result<u32, String> {
         GATE_A.wait_async().await;
         Err("a failed".into())
     }
-    #[cache(cache = B.get().unwrap(), name = "shared", refresh = 60, expire = 120, retry = 60, wait = true)]
+    #[cache(cache = B, name = "shared", refresh = 60, expire = 120, retry = 60, wait = true)]
     async fn in_b() -> Result<u32, String> {
         RUNS_B.tick();
         Ok(2)
@@ -151,30 +153,27 @@ async fn a_waiter_whose_leader_fails_elsewhere_wakes_and_computes_itself() {
     assert_eq!(soon(b).await.unwrap(), Ok(2));
     assert_eq!(RUNS_B.get(), 1);
     // Each read flushes its own process's pending counts first.
-    B.get().unwrap().stats().await.unwrap();
-    let (sa, sb) = (
-        A.get().unwrap().stats().await.unwrap(),
-        B.get().unwrap().stats().await.unwrap(),
-    );
+    B.stats().await.unwrap();
+    let (sa, sb) = (A.stats().await.unwrap(), B.stats().await.unwrap());
     assert_eq!(sa, sb, "one shared set of counters");
     assert_eq!((sa.failed, sa.sleep, sa.wait, sa.refresh), (1, 1, 2, 2));
 }
 
 #[tokio::test]
 async fn a_waiter_stops_waiting_after_retry_and_computes_itself() {
-    static A: OnceLock<RedisCache> = OnceLock::new();
-    static B: OnceLock<RedisCache> = OnceLock::new();
+    static A: Slot<RedisCache> = Slot::new();
+    static B: Slot<RedisCache> = Slot::new();
     static GATE_A: Gate = Gate::new();
     let server = RedisServer::start();
-    A.set(cache_on(&server)).unwrap();
-    B.set(cache_on(&server)).unwrap();
+    A.set(cache_on(&server));
+    B.set(cache_on(&server));
 
-    #[cache(cache = A.get().unwrap(), name = "stuck", refresh = 1, expire = 60, wait = true)]
+    #[cache(cache = A, name = "stuck", refresh = 1, expire = 60, wait = true)]
     async fn in_a() -> String {
         GATE_A.wait_async().await;
         "a".into()
     }
-    #[cache(cache = B.get().unwrap(), name = "stuck", refresh = 1, expire = 60, wait = true)]
+    #[cache(cache = B, name = "stuck", refresh = 1, expire = 60, wait = true)]
     async fn in_b() -> String {
         "b".into()
     }
@@ -191,8 +190,8 @@ async fn a_waiter_stops_waiting_after_retry_and_computes_itself() {
     );
     GATE_A.open();
     assert_eq!(soon(a).await.unwrap(), "a");
-    A.get().unwrap().stats().await.unwrap();
-    let s = B.get().unwrap().stats().await.unwrap();
+    A.stats().await.unwrap();
+    let s = B.stats().await.unwrap();
     assert_eq!(
         (s.sleep, s.wait),
         (1, 2),

@@ -1,24 +1,25 @@
 //! The two clocks end to end, for async functions, against a private `redis-server`:
 //! refresh, expire, retry, default, wait, failures, values of every shape, bypass, invalidation.
 
-mod support;
+mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use rediscache::{RedisCache, cache};
 use serde::{Deserialize, Serialize};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 #[tokio::test]
 async fn first_call_returns_the_default_while_one_background_run_fills_the_cache() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, default = -1)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, default = -1)]
     async fn double(x: i64) -> i64 {
         RUNS.tick();
         x * 2
@@ -35,13 +36,13 @@ async fn first_call_returns_the_default_while_one_background_run_fills_the_cache
 
 #[tokio::test]
 async fn a_stale_value_is_served_while_one_refresh_runs_then_the_new_one() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = "1s", expire = 60, retry = 30, wait = true)]
+    #[cache(cache = CACHE, refresh = "1s", expire = 60, retry = 30, wait = true)]
     async fn version() -> usize {
         let n = RUNS.tick();
         if n > 1 {
@@ -83,13 +84,13 @@ async fn a_stale_value_is_served_while_one_refresh_runs_then_the_new_one() {
 
 #[tokio::test]
 async fn a_refresh_that_outlives_retry_lets_a_second_one_start() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = "1s", retry = "1s", expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = "1s", retry = "1s", expire = 60, wait = true)]
     async fn slow() -> usize {
         let n = RUNS.tick();
         if n > 1 {
@@ -121,13 +122,13 @@ async fn a_refresh_that_outlives_retry_lets_a_second_one_start() {
 
 #[tokio::test]
 async fn an_expired_value_is_gone_and_every_key_lives_at_most_expire() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = "1s", expire = "2s", wait = true)]
+    #[cache(cache = CACHE, refresh = "1s", expire = "2s", wait = true)]
     async fn short(x: u8) -> u8 {
         if RUNS.tick() == 2 {
             GATE.wait_async().await;
@@ -167,17 +168,17 @@ async fn an_expired_value_is_gone_and_every_key_lives_at_most_expire() {
 
 #[tokio::test]
 async fn empty_strings_and_none_are_values() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn empty() -> String {
         RUNS.tick();
         String::new()
     }
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn nothing() -> Option<u32> {
         RUNS.tick();
         None
@@ -188,7 +189,7 @@ async fn empty_strings_and_none_are_values() {
     assert_eq!(nothing().await, None);
     assert_eq!(nothing().await, None);
     assert_eq!(RUNS.get(), 2, "each ran once; the second calls were hits");
-    let stats = CACHE.get().unwrap().stats().await.unwrap();
+    let stats = CACHE.stats().await.unwrap();
     assert_eq!(stats.success, 2);
 }
 
@@ -228,17 +229,17 @@ fn profile_of(id: u64) -> Profile {
 
 #[tokio::test]
 async fn structs_maps_and_bytes_round_trip_exactly() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn profile(id: u64) -> Profile {
         RUNS.tick();
         profile_of(id)
     }
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn table() -> BTreeMap<String, Vec<(u8, Option<i64>)>> {
         RUNS.tick();
         BTreeMap::from([
@@ -246,7 +247,7 @@ async fn structs_maps_and_bytes_round_trip_exactly() {
             (String::new(), vec![]),
         ])
     }
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn bytes() -> Vec<u8> {
         RUNS.tick();
         (0..=255).chain((0..=255).rev()).collect()
@@ -269,11 +270,11 @@ async fn structs_maps_and_bytes_round_trip_exactly() {
 
 #[tokio::test]
 async fn wait_returns_the_real_value_on_a_miss() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true, default = 0)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true, default = 0)]
     async fn answer() -> u32 {
         42
     }
@@ -283,7 +284,7 @@ async fn wait_returns_the_real_value_on_a_miss() {
         42,
         "the default is never returned with wait = true"
     );
-    let stats = CACHE.get().unwrap().stats().await.unwrap();
+    let stats = CACHE.stats().await.unwrap();
     assert_eq!(
         (stats.missed, stats.wait, stats.default, stats.refresh),
         (1, 1, 0, 1)
@@ -292,19 +293,19 @@ async fn wait_returns_the_real_value_on_a_miss() {
 
 #[tokio::test]
 async fn a_failing_function_yields_the_default_is_counted_and_never_stored() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, default = Ok(0))]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, default = Ok(0))]
     async fn flaky() -> Result<u32, String> {
         RUNS.tick();
         Err("backend down".into())
     }
 
     assert_eq!(flaky().await, Ok(0));
-    let cache = CACHE.get().unwrap();
+    let cache = &*CACHE;
     assert!(eventually_async(SOON, || async { cache.stats().await.unwrap().failed == 1 }).await);
     assert!(entries(&*server).is_empty(), "an Err is never stored");
     let stats = cache.stats().await.unwrap();
@@ -316,13 +317,13 @@ async fn a_failing_function_yields_the_default_is_counted_and_never_stored() {
 
 #[tokio::test]
 async fn a_waiting_caller_gets_its_own_err_and_the_previous_value_survives_failed_refreshes() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static FAIL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = "1s", expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = "1s", expire = 60, wait = true)]
     async fn lookup(x: u32) -> Result<u32, String> {
         let n = RUNS.tick();
         if FAIL.load(std::sync::atomic::Ordering::SeqCst) {
@@ -348,12 +349,7 @@ async fn a_waiting_caller_gets_its_own_err_and_the_previous_value_survives_faile
         Ok(good),
         "stale value served; its refresh fails in the background"
     );
-    assert!(
-        eventually_async(SOON, || async {
-            CACHE.get().unwrap().stats().await.unwrap().failed == 2
-        })
-        .await
-    );
+    assert!(eventually_async(SOON, || async { CACHE.stats().await.unwrap().failed == 2 }).await);
     assert_eq!(
         lookup(1).await,
         Ok(good),
@@ -363,12 +359,12 @@ async fn a_waiting_caller_gets_its_own_err_and_the_previous_value_survives_faile
 
 #[tokio::test]
 async fn the_bypass_always_calls_the_function_and_leaves_redis_alone() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn count(_x: u8) -> usize {
         RUNS.tick()
     }
@@ -386,12 +382,12 @@ async fn the_bypass_always_calls_the_function_and_leaves_redis_alone() {
 
 #[tokio::test]
 async fn invalidation_forces_a_recompute_of_those_arguments_only() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn numbered(x: &str) -> String {
         format!("{x}{}", RUNS.tick())
     }
@@ -405,10 +401,10 @@ async fn invalidation_forces_a_recompute_of_those_arguments_only() {
 
 #[tokio::test]
 async fn skip_shares_one_entry_across_skipped_values_and_references_work() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
     /// Not serializable: only usable because it is skipped.
     #[derive(Clone)]
@@ -420,7 +416,7 @@ async fn skip_shares_one_entry_across_skipped_values_and_references_work() {
         min: u32,
     }
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, default = Vec::new(), skip(db))]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, default = Vec::new(), skip(db))]
     async fn report(db: &Pool, month: &str, raw: &[u8], filter: &Filter) -> Vec<String> {
         RUNS.tick();
         assert!(db.id > 0);
@@ -448,12 +444,12 @@ async fn skip_shares_one_entry_across_skipped_values_and_references_work() {
 
 #[tokio::test]
 async fn an_undecodable_entry_is_a_miss_and_is_overwritten() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn item(x: u32) -> (u32, String) {
         RUNS.tick();
         (x, "ok".into())
@@ -480,17 +476,15 @@ async fn an_undecodable_entry_is_a_miss_and_is_overwritten() {
 
 #[tokio::test]
 async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     let server = start_topology();
-    CACHE
-        .set(server.builder().prefix("myapp").build().unwrap())
-        .unwrap();
+    CACHE.set(server.builder().prefix("myapp").build().unwrap());
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn rate(currency: &str, day: u32) -> f64 {
         f64::from(day) + currency.len() as f64
     }
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true, name = "long")]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true, name = "long")]
     async fn long(text: String) -> usize {
         text.len()
     }
@@ -528,14 +522,12 @@ async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
 
 #[tokio::test]
 async fn values_over_max_value_bytes_are_returned_but_not_stored() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE
-        .set(server.builder().max_value_bytes(1000).build().unwrap())
-        .unwrap();
+    CACHE.set(server.builder().max_value_bytes(1000).build().unwrap());
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn blob(n: usize) -> Vec<u8> {
         RUNS.tick();
         vec![1; n]
@@ -553,13 +545,13 @@ async fn values_over_max_value_bytes_are_returned_but_not_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_in_one_process_share_one_computation_on_a_multi_thread_runtime() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, retry = 30, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, retry = 30, wait = true)]
     async fn shared(x: u64) -> u64 {
         RUNS.tick();
         GATE.wait_async().await;
@@ -573,20 +565,20 @@ async fn concurrent_callers_in_one_process_share_one_computation_on_a_multi_thre
         assert_eq!(soon(t).await.unwrap(), 15);
     }
     assert_eq!(RUNS.get(), 1, "twenty callers, one computation");
-    let stats = CACHE.get().unwrap().stats().await.unwrap();
+    let stats = CACHE.stats().await.unwrap();
     assert_eq!(stats.wait, 1);
     assert_eq!(stats.sleep, 19);
 }
 
 #[tokio::test]
 async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_retry() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static FAIL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = "1s", retry = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = "1s", retry = 60, expire = 120, wait = true)]
     async fn fragile() -> Result<usize, String> {
         let n = RUNS.tick();
         if FAIL.load(std::sync::atomic::Ordering::SeqCst) {
@@ -610,12 +602,7 @@ async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_
         "stale value; its refresh fails in the background"
     );
     assert!(eventually_async(SOON, || async { RUNS.get() == 4 }).await);
-    assert!(
-        eventually_async(SOON, || async {
-            CACHE.get().unwrap().stats().await.unwrap().failed == 3
-        })
-        .await
-    );
+    assert!(eventually_async(SOON, || async { CACHE.stats().await.unwrap().failed == 3 }).await);
     for _ in 0..5 {
         assert_eq!(soon(fragile()).await, Ok(3));
     }
@@ -631,12 +618,12 @@ async fn after_a_failure_waiters_compute_at_once_while_refreshes_back_off_until_
 /// connection with the first runtime.
 #[test]
 fn one_cache_serves_runtime_after_runtime_without_errors() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = start_topology();
-    CACHE.set(cache_on(&*server)).unwrap();
+    CACHE.set(cache_on(&*server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn id(x: u32) -> u32 {
         RUNS.tick();
         x
@@ -655,6 +642,6 @@ fn one_cache_serves_runtime_after_runtime_without_errors() {
         4,
         "values 1, 0, 2 and 3 computed once each; the rest were hits"
     );
-    let stats = CACHE.get().unwrap().stats_blocking().unwrap();
+    let stats = CACHE.stats_blocking().unwrap();
     assert_eq!(stats.errors, 0, "no call lost its connection: {stats:?}");
 }

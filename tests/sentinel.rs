@@ -2,15 +2,16 @@
 //! failover. (The core semantics suite also runs here:
 //! `REDISCACHE_TEST_TOPOLOGY=sentinel cargo test --test semantics`.)
 
-mod support;
+mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rediscache::{RedisCache, cache};
-use support::sentinel::Sentinels;
-use support::*;
+use testkit::*;
+
+use common::*;
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 /// Any one call during the failover: the timeout, plus slack for a shared 2-core machine.
@@ -22,21 +23,19 @@ fn value(k: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_follows_the_primary_through_a_failover_under_load() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let mut setup = Sentinels::start();
-    CACHE
-        .set(
-            setup
-                .builder()
-                .timeout(TIMEOUT)
-                .connect_timeout(TIMEOUT)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+    CACHE.set(
+        setup
+            .builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .build()
+            .unwrap(),
+    );
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn compute(k: u64) -> u64 {
         RUNS.tick();
         value(k)
@@ -62,7 +61,7 @@ async fn the_cache_follows_the_primary_through_a_failover_under_load() {
     println!("failover under load: {calls} calls, slowest {max_ms} ms");
 
     // Entries replicated before the failover are hits on the new primary.
-    let cache = CACHE.get().unwrap();
+    let cache = &*CACHE;
     assert!(
         eventually_async(SOON, || async { cache.ping().await.is_ok() }).await,
         "ping reaches the new primary"
@@ -95,7 +94,7 @@ async fn the_cache_follows_the_primary_through_a_failover_under_load() {
 
 #[tokio::test]
 async fn an_acl_user_on_the_primary_and_its_replica() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let setup = Sentinels::start();
     for server in [&setup.primary, &setup.replica] {
@@ -104,24 +103,22 @@ async fn an_acl_user_on_the_primary_and_its_replica() {
         ]);
         assert_eq!(out.as_deref().map(str::trim), Some("OK"));
     }
-    CACHE
-        .set(
-            setup
-                .builder()
-                .username("app")
-                .password("s3cret")
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+    CACHE.set(
+        setup
+            .builder()
+            .username("app")
+            .password("s3cret")
+            .build()
+            .unwrap(),
+    );
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
     async fn plus(x: u64) -> u64 {
         RUNS.tick();
         x + 1
     }
 
-    CACHE.get().unwrap().ping().await.unwrap();
+    CACHE.ping().await.unwrap();
     assert_eq!(plus(1).await, 2);
     assert_eq!(plus(1).await, 2);
     assert_eq!(RUNS.get(), 1);

@@ -2,14 +2,12 @@
 //! flushed at random every second. Every call must return a correct value for its arguments
 //! within a bound. About 20 s; set `REDISCACHE_SOAK_SECS` for a longer run.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
 
 const TIMEOUT: Duration = Duration::from_millis(250);
 const RETRY: Duration = Duration::from_secs(1);
@@ -18,19 +16,19 @@ const RETRY: Duration = Duration::from_secs(1);
 /// 2-core machine.
 const BOUND: Duration = Duration::from_millis(2 * 250 + 1000 + 2000);
 
-static CACHE: OnceLock<RedisCache> = OnceLock::new();
+static CACHE: Slot<RedisCache> = Slot::new();
 
 fn correct(k: u32) -> u64 {
     u64::from(k) * 7919 + 1
 }
 
-#[cache(cache = CACHE.get().unwrap(), refresh = "2s", retry = "1s", expire = "10s", wait = true)]
+#[cache(cache = CACHE, refresh = "2s", retry = "1s", expire = "10s", wait = true)]
 async fn exact(k: u32) -> u64 {
     tokio::time::sleep(Duration::from_millis(2)).await;
     correct(k)
 }
 
-#[cache(cache = CACHE.get().unwrap(), refresh = "2s", retry = "1s", expire = "10s", default = 0)]
+#[cache(cache = CACHE, refresh = "2s", retry = "1s", expire = "10s", default = 0)]
 async fn or_default(k: u32) -> u64 {
     tokio::time::sleep(Duration::from_millis(2)).await;
     correct(k)
@@ -66,15 +64,13 @@ async fn soak_under_random_faults() {
         .unwrap_or_else(|| u64::from(std::process::id()) ^ 0x9e37_79b9);
     println!("soak: {secs} s, seed {seed}");
     let server = RedisServer::start();
-    CACHE
-        .set(
-            RedisCache::builder()
-                .url(server.url())
-                .timeout(TIMEOUT)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+    CACHE.set(
+        RedisCache::builder()
+            .url(server.url())
+            .timeout(TIMEOUT)
+            .build()
+            .unwrap(),
+    );
     let server = Arc::new(Mutex::new(server));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -87,7 +83,7 @@ async fn soak_under_random_faults() {
             let mut degraded = 0;
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(1000));
-                if let Ok(stats) = CACHE.get().unwrap().take_stats_blocking() {
+                if let Ok(stats) = CACHE.take_stats_blocking() {
                     degraded += stats.errors;
                 }
                 let mut s = server.lock().unwrap();
@@ -160,7 +156,7 @@ async fn soak_under_random_faults() {
     let (log, degraded) = faults.join().unwrap();
 
     // After the storm, the cache works again.
-    let cache = CACHE.get().unwrap();
+    let cache = &*CACHE;
     assert!(
         eventually_async(Duration::from_secs(30), || async {
             exact(1).await == correct(1) && cache.ping().await.is_ok()

@@ -1,12 +1,12 @@
 //! Stats: exact counts through a miss/hit sequence, an atomic reset, sharing across caches, and
 //! no extra command on the hit path.
 
-mod support;
-
-use std::sync::OnceLock;
+mod common;
 
 use rediscache::{RedisCache, Stats, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 fn commands(server: &RedisServer, name: &str) -> u64 {
     let info = server.cli(&["INFO", "commandstats"]).unwrap();
@@ -17,16 +17,16 @@ fn commands(server: &RedisServer, name: &str) -> u64 {
 
 #[tokio::test]
 async fn exact_counts_through_misses_hits_and_a_reset() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
-    let cache = CACHE.get().unwrap();
+    CACHE.set(cache_on(&server));
+    let cache = &*CACHE;
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60)]
     async fn background(x: u32) -> u32 {
         x + 1
     }
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn waited(x: u32) -> u32 {
         x + 2
     }
@@ -64,13 +64,13 @@ async fn exact_counts_through_misses_hits_and_a_reset() {
 
 #[tokio::test]
 async fn another_cache_sees_counts_within_a_second_and_a_hit_sends_one_get() {
-    static A: OnceLock<RedisCache> = OnceLock::new();
-    static B: OnceLock<RedisCache> = OnceLock::new();
+    static A: Slot<RedisCache> = Slot::new();
+    static B: Slot<RedisCache> = Slot::new();
     let server = RedisServer::start();
-    A.set(cache_on(&server)).unwrap();
-    B.set(cache_on(&server)).unwrap();
+    A.set(cache_on(&server));
+    B.set(cache_on(&server));
 
-    #[cache(cache = A.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = A, refresh = 10, expire = 60, wait = true)]
     async fn in_a(x: u32) -> u32 {
         x
     }
@@ -96,7 +96,7 @@ async fn another_cache_sees_counts_within_a_second_and_a_hit_sends_one_get() {
         commands(&server, "hincrby") - hincrs <= 10,
         "stats travel in batches, not per hit"
     );
-    let b = B.get().unwrap();
+    let b = &*B;
     assert!(
         eventually_async(SOON, || async { b.stats().await.unwrap().success == 100 }).await,
         "the other cache sees A's counts after A's periodic flush"
@@ -109,16 +109,16 @@ async fn another_cache_sees_counts_within_a_second_and_a_hit_sends_one_get() {
 
 #[tokio::test]
 async fn stats_by_function_break_the_totals_down() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
-    let cache = CACHE.get().unwrap();
+    CACHE.set(cache_on(&server));
+    let cache = &*CACHE;
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     async fn first(x: u32) -> u32 {
         x
     }
-    #[cache(cache = CACHE.get().unwrap(), name = "second", refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, name = "second", refresh = 10, expire = 60, wait = true)]
     async fn second(x: u32) -> u32 {
         x
     }
@@ -153,14 +153,14 @@ async fn stats_by_function_break_the_totals_down() {
 /// call in the first cache's stats and none in the others'.
 #[tokio::test]
 async fn a_function_used_with_two_caches_counts_in_each() {
-    static A: OnceLock<RedisCache> = OnceLock::new();
-    static B: OnceLock<RedisCache> = OnceLock::new();
+    static A: Slot<RedisCache> = Slot::new();
+    static B: Slot<RedisCache> = Slot::new();
     let (server_a, server_b) = (RedisServer::start(), RedisServer::start());
-    A.set(cache_on(&server_a)).unwrap();
-    B.set(cache_on(&server_b)).unwrap();
+    A.set(cache_on(&server_a));
+    B.set(cache_on(&server_b));
 
     #[cache(
-        cache = if _in_b { B.get().unwrap() } else { A.get().unwrap() },
+        cache = if _in_b { &*B } else { &*A },
         name = "picked", refresh = 10, expire = 60, wait = true, skip(_in_b)
     )]
     async fn picked(_in_b: bool, x: u32) -> u32 {
@@ -170,7 +170,7 @@ async fn a_function_used_with_two_caches_counts_in_each() {
     for in_b in [false, false, true, true, true] {
         assert_eq!(picked(in_b, 1).await, 2);
     }
-    let (a, b) = (A.get().unwrap(), B.get().unwrap());
+    let (a, b) = (&*A, &*B);
     let (sa, sb) = (a.stats().await.unwrap(), b.stats().await.unwrap());
     assert_eq!((sa.missed, sa.success, sa.refresh), (1, 1, 1), "A: {sa:?}");
     assert_eq!((sb.missed, sb.success, sb.refresh), (1, 2, 1), "B: {sb:?}");

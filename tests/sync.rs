@@ -1,22 +1,24 @@
 //! Sync functions: no tokio runtime needed, threads share computations, background refreshes run
 //! on the crate's own pool, and calls work from inside a runtime too.
 
-mod support;
+mod common;
 
-use std::sync::{Barrier, OnceLock};
+use std::sync::Barrier;
 use std::thread;
 
 use rediscache::{RedisCache, cache};
-use support::*;
+use testkit::*;
+
+use common::*;
 
 #[test]
 fn a_sync_function_needs_no_runtime_and_refreshes_in_the_background() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    CACHE.set(cache_on(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60)]
     fn square(x: u64) -> u64 {
         RUNS.tick();
         x * x
@@ -36,13 +38,13 @@ fn a_sync_function_needs_no_runtime_and_refreshes_in_the_background() {
 
 #[test]
 fn a_second_thread_waits_for_the_first_ones_computation_instead_of_computing() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    CACHE.set(cache_on(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, retry = 30, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, retry = 30, wait = true)]
     fn heavy(x: &str) -> String {
         RUNS.tick();
         GATE.wait();
@@ -55,7 +57,7 @@ fn a_second_thread_waits_for_the_first_ones_computation_instead_of_computing() {
         "the first thread is computing"
     );
     let second = thread::spawn(|| heavy("abc"));
-    let stats = CACHE.get().unwrap();
+    let stats = &*CACHE;
     assert!(
         eventually(SOON, || stats.stats_blocking().unwrap().sleep == 1),
         "the second thread waits"
@@ -87,13 +89,13 @@ fn all_at_once<T: Send>(n: usize, call: impl Fn() -> T + Sync) -> Vec<T> {
 
 #[test]
 fn ten_threads_missing_at_once_start_one_refresh_and_the_next_ten_all_hit() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     static GATE: Gate = Gate::new();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    CACHE.set(cache_on(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, retry = 30, default = "default".to_string())]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, retry = 30, default = "default".to_string())]
     fn greet(name: String) -> String {
         RUNS.tick();
         GATE.wait();
@@ -107,18 +109,18 @@ fn ten_threads_missing_at_once_start_one_refresh_and_the_next_ten_all_hit() {
     assert_eq!(RUNS.get(), 1, "one refresh for ten misses");
     let seconds = all_at_once(10, || greet("ada".into()));
     assert!(seconds.iter().all(|v| v == "hello ada"), "{seconds:?}");
-    let s = CACHE.get().unwrap().take_stats_blocking().unwrap();
+    let s = CACHE.take_stats_blocking().unwrap();
     assert_eq!((s.missed, s.default, s.refresh, s.success), (10, 10, 1, 10));
 }
 
 #[test]
 fn sync_functions_work_inside_a_runtime_and_from_spawn_blocking() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    CACHE.set(cache_on(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     fn label(x: u32) -> String {
         RUNS.tick();
         format!("#{x}")
@@ -141,12 +143,12 @@ fn sync_functions_work_inside_a_runtime_and_from_spawn_blocking() {
 
 #[test]
 fn sync_invalidate_and_the_bypass() {
-    static CACHE: OnceLock<RedisCache> = OnceLock::new();
+    static CACHE: Slot<RedisCache> = Slot::new();
     static RUNS: Runs = Runs::new();
     let server = RedisServer::start();
-    CACHE.set(cache_on(&server)).unwrap();
+    CACHE.set(cache_on(&server));
 
-    #[cache(cache = CACHE.get().unwrap(), refresh = 10, expire = 60, wait = true)]
+    #[cache(cache = CACHE, refresh = 10, expire = 60, wait = true)]
     fn numbered(_x: u8) -> usize {
         RUNS.tick()
     }

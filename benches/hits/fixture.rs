@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use rediscache::{RedisCache, RedisCacheBuilder};
+use testkit::RedisServer;
 use tokio::runtime::Runtime;
 
-use crate::support::RedisServer;
 use crate::{
     CACHE, cached_async, cached_async_invalidate, cached_sync, cached_sync_invalidate, count_hits,
     value_bytes,
@@ -77,7 +77,7 @@ impl Fixture {
             .from_env(false)
             .build()
             .expect("valid cache configuration");
-        CACHE.set(cache).expect("cache set once");
+        CACHE.set(cache);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

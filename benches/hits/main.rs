@@ -76,9 +76,6 @@
 //! server, runtimes, connections and async callers; `sync.rs` the sync callers and the 64-thread
 //! team; `summary.rs` the interleaved rounds and their ratios; `cpu.rs` the CPU cost per step.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 mod cpu;
 mod fixture;
 mod summary;
@@ -90,22 +87,23 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use rediscache::{RedisCache, cache};
+use testkit::Slot;
 
 use fixture::{AsyncOp, Fixture};
 use sync::{SyncCaller, SyncOp, Team};
 
 /// The cache of both cached functions; set once by [`Fixture::start`].
-static CACHE: OnceLock<RedisCache> = OnceLock::new();
+static CACHE: Slot<RedisCache> = Slot::new();
 
 /// Calls of the cached functions made by the timing code, each of which must be a hit.
 static TIMED_HITS: AtomicU64 = AtomicU64::new(0);
 
-#[cache(cache = CACHE.get().expect("set"), refresh = 3600, expire = 7200, wait = true)]
+#[cache(cache = CACHE, refresh = 3600, expire = 7200, wait = true)]
 async fn cached_async(_id: u64) -> Vec<u8> {
     vec![7; value_bytes()]
 }
 
-#[cache(cache = CACHE.get().expect("set"), refresh = 3600, expire = 7200, wait = true)]
+#[cache(cache = CACHE, refresh = 3600, expire = 7200, wait = true)]
 fn cached_sync(_id: u64) -> Vec<u8> {
     vec![7; value_bytes()]
 }
@@ -175,7 +173,7 @@ fn criterion_groups(c: &mut Criterion, fx: &Fixture, team: &Team) {
 
 /// Every timed call was a hit, only the two fills missed, nothing failed.
 fn check_stats() {
-    let stats = CACHE.get().expect("set").stats_blocking().expect("stats");
+    let stats = CACHE.stats_blocking().expect("stats");
     let timed = TIMED_HITS.load(Ordering::Relaxed);
     eprintln!(
         "hits: cache stats: {} hits ({timed} timed calls), {} misses, {} computes, {} errors",

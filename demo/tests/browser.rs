@@ -4,15 +4,12 @@
 //! Skipped, with a message, when no chromium is on PATH; `.ci/run` installs it and sets
 //! `REDISCACHE_REQUIRE_BROWSER=1`, which turns that skip into a failure.
 
-#[path = "../../tests/support/server.rs"]
-mod server;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rediscache_demo::serve;
-use server::RedisServer;
+use testkit::RedisServer;
 
 fn browser() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -2,9 +2,6 @@
 //! `redis-server`. One test: a process configures its cache once, and the counts it asserts
 //! must not mix with another test's calls.
 
-#[path = "../../tests/support/server.rs"]
-mod server;
-
 use std::time::Duration;
 
 use axum::Router;
@@ -13,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use rediscache_demo::{app, serve};
 use serde_json::Value;
-use server::RedisServer;
+use testkit::RedisServer;
 use tower::ServiceExt;
 
 async fn get(router: &Router, path: &str) -> (StatusCode, String) {

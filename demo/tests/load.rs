@@ -1,14 +1,11 @@
 //! The load report in its short mode, as CI runs it: the `load` command against a private
 //! Redis, a few seconds per route; its JSON must show what the cache buys, within bounds.
 
-#[path = "../../tests/support/server.rs"]
-mod server;
-
 use std::path::PathBuf;
 use std::process::Command;
 
 use rediscache_demo::load::Report;
-use server::RedisServer;
+use testkit::RedisServer;
 
 #[test]
 fn the_short_load_report_shows_the_cache_faster_with_bounded_executions() {

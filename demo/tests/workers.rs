@@ -1,15 +1,12 @@
 //! The demo binary as its users run it: several worker processes behind one port sharing one
 //! Redis (and one computation per value), and a worker that keeps serving without Redis.
 
-#[path = "../../tests/support/server.rs"]
-mod server;
-
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use server::{RedisServer, free_port};
+use testkit::{RedisServer, free_port};
 
 /// The demo binary, stopped like a user stops it (Ctrl-C, then SIGKILL if it lingers).
 struct Demo(Child);

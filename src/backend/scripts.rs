@@ -238,17 +238,12 @@ return fields
     )
 });
 
-/// The integration tests' private `redis-server`, to run the scripts for real.
-#[cfg(test)]
-#[path = "../../tests/support/server.rs"]
-mod test_server;
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use super::test_server::RedisServer;
     use crate::codec::{self, Stamp};
+    use testkit::RedisServer;
 
     fn at(written: u64) -> Stamp {
         Stamp {

@@ -1,12 +1,9 @@
-//! The `Cluster` test helper itself (`tests/support/cluster.rs`): a real six-node Redis Cluster
-//! starts healthy, a key lands on the primary the helper names, a slot migrates with its keys,
-//! and a killed primary's replica takes over.
-
-mod support;
+//! [`Cluster`] itself: a real six-node Redis Cluster starts healthy, a key lands on the primary
+//! the helper names, a slot migrates with its keys, and a killed primary's replica takes over.
 
 use std::time::{Duration, Instant};
 
-use support::cluster::Cluster;
+use rediscache_testkit::Cluster;
 
 /// Starts a cluster and says how long it took (visible with `--nocapture`).
 fn start() -> Cluster {

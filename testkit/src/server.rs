@@ -1,15 +1,16 @@
 //! A private `redis-server` on a free port, with fault helpers (pause, kill, restart).
-//! Uses only std and `redis`, so the demo package's tests include it too (`#[path]`).
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::binaries;
+
 /// A `redis-server` owned by one test: free port, no persistence, killed and reaped on drop.
 pub struct RedisServer {
     child: Child,
+    /// The loopback port it listens on; a [`restart`](Self::restart) keeps it.
     pub port: u16,
     log: PathBuf,
     /// From `--requirepass`, so helpers can still talk to it.
@@ -19,30 +20,29 @@ pub struct RedisServer {
 }
 
 fn spawn_server(port: u16, log: &std::path::Path, extra: &[String]) -> Child {
-    Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(["--logfile", log.to_str().expect("utf-8 temp path")])
-        // Its own directory: a replica's full sync writes an RDB file there.
-        .args([
-            "--dir",
-            log.parent()
-                .and_then(|d| d.to_str())
-                .expect("utf-8 temp dir"),
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH (scripts/test installs it)")
+    let mut cmd = binaries::server();
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ])
+    .args(["--logfile", log.to_str().expect("utf-8 temp path")])
+    // Its own directory: a replica's full sync writes an RDB file there.
+    .args([
+        "--dir",
+        log.parent()
+            .and_then(|d| d.to_str())
+            .expect("utf-8 temp dir"),
+    ])
+    .args(extra)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    binaries::spawn_server(&mut cmd)
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -152,10 +152,17 @@ impl RedisServer {
         false
     }
 
+    /// The process id of the running server (a new one after a restart).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The text of its log file.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// `redis://[:password@]127.0.0.1:PORT/0`.
     pub fn url(&self) -> String {
         match &self.password {
             Some(p) => format!("redis://:{p}@127.0.0.1:{}/0", self.port),
@@ -165,7 +172,7 @@ impl RedisServer {
 
     /// Runs `redis-cli` against this server; `None` if it failed.
     pub fn cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
+        let out = binaries::cli()
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(
                 self.password

@@ -3,10 +3,12 @@
 //! wait until the sentinels have promoted the replica.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use super::{RedisServer, eventually, free_port};
+use crate::binaries;
+use crate::server::{RedisServer, free_port};
+use crate::wait::eventually;
 
 /// The name the sentinels know the primary by.
 pub const MASTER: &str = "mymaster";
@@ -20,14 +22,17 @@ const FAULT_DOWN_AFTER_MS: u64 = 1_000;
 
 /// A watched primary with its replica; every process is stopped on drop.
 pub struct Sentinels {
+    /// The primary the sentinels were told to watch (after [`fail_over`](Self::fail_over),
+    /// killed).
     pub primary: RedisServer,
+    /// Its replica, which a failover promotes.
     pub replica: RedisServer,
     sentinels: Vec<(u16, Child)>,
     dir: PathBuf,
 }
 
 fn cli(port: u16, args: &[&str]) -> String {
-    Command::new("redis-cli")
+    binaries::cli()
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)
         .stdin(Stdio::null())
@@ -63,13 +68,13 @@ impl Sentinels {
                 primary.port
             );
             std::fs::write(&conf, text).expect("sentinel config");
-            let child = Command::new("redis-server")
-                .arg(&conf)
-                .arg("--sentinel")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server on PATH");
+            let child = binaries::spawn_server(
+                binaries::server()
+                    .arg(&conf)
+                    .arg("--sentinel")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
             sentinels.push((port, child));
         }
         let setup = Sentinels {

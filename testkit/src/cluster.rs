@@ -3,20 +3,20 @@
 //! the node that owns a key, kill a primary and wait for its replica's promotion, and migrate a
 //! slot with its keys. Every wait is bounded; on a failure the panic message carries the tail of
 //! every node's log. Everything is killed, reaped and deleted on drop.
-//!
-//! Self-contained (it needs nothing from `support/mod.rs`), so a test file can also include it
-//! on its own with `#[path = "support/cluster.rs"] mod cluster;`.
+
+mod node;
+mod parse;
 
 use std::collections::BTreeSet;
-use std::hash::BuildHasher;
-use std::io::Read;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::eventually;
+use crate::binaries;
+use crate::process::run_bounded;
+use crate::wait::eventually;
+use node::{BUS, Node, connect, free_port_pair, query, random, spawn_node, text};
+use parse::{NodeLine, info_field, parse_nodes};
 
 /// Bound on one `redis-cli` run (a command, not `--cluster create`).
 const CLI_LIMIT: Duration = Duration::from_secs(10);
@@ -26,42 +26,6 @@ const CREATE_LIMIT: Duration = Duration::from_secs(60);
 const NODE_READY_LIMIT: Duration = Duration::from_secs(10);
 /// Bound on the cluster becoming healthy, a failover, a slot settling everywhere.
 const SETTLE_LIMIT: Duration = Duration::from_secs(60);
-/// Connect/read/write timeout of the direct connections the helper queries nodes with.
-const CONN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Node ports are drawn from here; the cluster bus is on `port + 10000`, which stays ≤ 55000.
-const PORTS: std::ops::Range<u16> = 20000..45000;
-/// Offset of a node's cluster bus port.
-const BUS: u16 = 10000;
-/// Number of hash slots.
-const SLOTS: u32 = 16384;
-
-/// One `redis-server` of the cluster.
-struct Node {
-    port: u16,
-    /// `None` once [`Cluster::kill`]ed.
-    child: Option<Child>,
-    /// Its own directory: `nodes.conf`, the log, any RDB file of a full sync.
-    dir: PathBuf,
-    /// Its cluster node id (`CLUSTER MYID`); it never changes.
-    id: String,
-}
-
-impl Node {
-    fn log(&self) -> PathBuf {
-        self.dir.join("redis.log")
-    }
-
-    fn is_live(&self) -> bool {
-        self.child.is_some()
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// A primary killed with [`Cluster::kill`]: who could take over from it.
 struct Killed {
@@ -77,195 +41,6 @@ pub struct Cluster {
     /// Parent of every node's directory.
     dir: PathBuf,
     killed: Vec<Killed>,
-}
-
-/// One line of `CLUSTER NODES`.
-#[derive(Debug, Clone)]
-struct NodeLine {
-    id: String,
-    port: u16,
-    myself: bool,
-    primary: bool,
-    /// Flagged `fail` (not just `fail?`).
-    failed: bool,
-    /// For a replica, its primary's id.
-    primary_id: Option<String>,
-    /// Slot ranges served, inclusive.
-    slots: Vec<(u16, u16)>,
-}
-
-impl NodeLine {
-    fn serves(&self, slot: u16) -> bool {
-        self.slots.iter().any(|&(a, b)| (a..=b).contains(&slot))
-    }
-}
-
-fn parse_nodes(text: &str) -> Vec<NodeLine> {
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            // <id> <ip:port@cport[,hostname]> <flags> <primary> <ping> <pong> <epoch> <link> <slot>...
-            let addr = f.get(1)?.split('@').next()?;
-            let port = addr.rsplit(':').next()?.parse().ok()?;
-            let flags: Vec<&str> = f.get(2)?.split(',').collect();
-            if flags.contains(&"handshake") || flags.contains(&"noaddr") {
-                return None;
-            }
-            let primary_id = f.get(3).filter(|m| **m != "-").map(|m| (*m).to_owned());
-            let slots = f
-                .iter()
-                .skip(8)
-                // `[slot->-id]` / `[slot-<-id]`: a migration in progress, not ownership.
-                .filter(|s| !s.starts_with('['))
-                .filter_map(|s| match s.split_once('-') {
-                    Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
-                    None => s.parse().ok().map(|n| (n, n)),
-                })
-                .collect();
-            Some(NodeLine {
-                id: f.first()?.to_string(),
-                port,
-                myself: flags.contains(&"myself"),
-                primary: flags.contains(&"master"),
-                failed: flags.contains(&"fail"),
-                primary_id,
-                slots,
-            })
-        })
-        .collect()
-}
-
-/// The value of `field:` in `INFO`/`CLUSTER INFO` text.
-fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
-    info.lines().find_map(|l| {
-        l.strip_prefix(field)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(str::trim)
-    })
-}
-
-/// A pseudo-random number, different on every call (std's randomly keyed hasher).
-fn random() -> u64 {
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    std::collections::hash_map::RandomState::new().hash_one(CALLS.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A port `p` in [`PORTS`] such that `p` and `p + 10000` are both free now and neither clashes
-/// with `taken` (ports and bus ports already handed out).
-fn free_port_pair(taken: &BTreeSet<u16>) -> u16 {
-    let span = u64::from(PORTS.end - PORTS.start);
-    for _ in 0..1000 {
-        let port = PORTS.start + u16::try_from(random() % span).expect("in range");
-        if taken.contains(&port) || taken.contains(&(port + BUS)) {
-            continue;
-        }
-        // Both bound at once: the pair is free together.
-        let node = TcpListener::bind(("127.0.0.1", port));
-        let bus = TcpListener::bind(("127.0.0.1", port + BUS));
-        if node.is_ok() && bus.is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port pair (port, port + {BUS}) in {PORTS:?}");
-}
-
-/// Runs `cmd` with stdin closed and output captured, killing it after `limit`; `None` if it
-/// could not run or timed out.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Option<Output> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    // Drained by threads, so a chatty child never blocks on a full pipe.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + limit;
-    let mut pause = Duration::from_millis(1);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
-    Some(Output {
-        status: status?,
-        stdout,
-        stderr,
-    })
-}
-
-fn spawn_node(port: u16, dir: &Path) -> Child {
-    let path = |name: &str| dir.join(name).to_str().expect("utf-8 temp path").to_owned();
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .args(["--cluster-enabled", "yes"])
-        .args(["--cluster-config-file", &path("nodes.conf")])
-        .args(["--cluster-node-timeout", "1000"])
-        // A replica may take over however long ago it last heard from its primary.
-        .args(["--cluster-replica-validity-factor", "0"])
-        // Replicas sync at once, instead of the primary waiting 5 s for more of them.
-        .args(["--repl-diskless-sync-delay", "0"])
-        .args(["--logfile", &path("redis.log")])
-        .args(["--dir", dir.to_str().expect("utf-8 temp path")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH (scripts/test installs it)")
-}
-
-/// A direct connection to one node, with timeouts.
-fn connect(port: u16) -> redis::RedisResult<redis::Connection> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
-    let conn = client.get_connection_with_timeout(CONN_TIMEOUT)?;
-    conn.set_read_timeout(Some(CONN_TIMEOUT))?;
-    conn.set_write_timeout(Some(CONN_TIMEOUT))?;
-    Ok(conn)
-}
-
-/// Runs one command on one node over a fresh direct connection.
-fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
-    cmd.query(&mut connect(port)?)
-}
-
-fn text(port: u16, args: &[&str]) -> Option<String> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    query(port, &cmd).ok()
 }
 
 impl Cluster {
@@ -363,7 +138,7 @@ impl Cluster {
 
     /// `redis-cli --cluster create` over all nodes.
     fn create(&self) {
-        let mut cmd = Command::new("redis-cli");
+        let mut cmd = binaries::cli();
         cmd.args(["--cluster", "create"]);
         cmd.args(self.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
         cmd.args(["--cluster-replicas", "1", "--cluster-yes"]);
@@ -513,7 +288,7 @@ impl Cluster {
     }
 
     fn run_cli(&self, port: u16, cluster_mode: bool, args: &[&str]) -> Option<String> {
-        let mut cmd = Command::new("redis-cli");
+        let mut cmd = binaries::cli();
         cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
         if cluster_mode {
             cmd.arg("-c");
