@@ -2,11 +2,14 @@
 //! release. Re-exports only: everything here lives where its job is.
 
 pub use crate::cache::default_cache;
-pub use crate::call::asynchronous::{AsyncJob, call_async, invalidate_async};
-pub use crate::call::blocking::{SyncJob, call_sync, invalidate_sync};
+pub use crate::call::asynchronous::{
+    AsyncJob, call_async, invalidate_async, peek_async, prime_async, refresh_async,
+};
+pub use crate::call::blocking::{
+    SyncJob, call_sync, invalidate_sync, peek_sync, prime_sync, refresh_sync,
+};
 pub use crate::call::bounds::{
     CacheValue, DefaultValue, KeyArg, KeyArgs, OwnArg, assert_value, own,
 };
-pub use crate::call::function::Function;
 pub use crate::call::returns::{Fallible, Plain};
 pub use crate::stats::FunctionStats;

@@ -68,3 +68,62 @@ pub fn invalidate_sync(
         None => Err(Error::NoRuntime),
     }
 }
+
+/// Runs `fut` on the calling thread inside the crate's runtime.
+fn block<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    let handle = runtime::handle().ok_or(Error::NoRuntime)?;
+    runtime::block_on(handle, fut)
+}
+
+/// `NAME_refresh` of a sync function: computes now, stores, returns.
+pub fn refresh_sync<R, S, F>(
+    cache: &RedisCache,
+    opts: &'static Function,
+    args: Result<String, Error>,
+    make: impl FnOnce() -> SyncJob<F>,
+    _shape: S,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    F: FnOnce() -> R + Send + 'static,
+{
+    match runtime::handle() {
+        Some(handle) if cache.is_enabled() => runtime::block_on(
+            handle,
+            call::direct::refresh_now::<R, S, _>(cache, opts, args, make()),
+        ),
+        _ => (make().0)(),
+    }
+}
+
+/// `NAME_get` of a sync function.
+///
+/// # Errors
+/// When Redis fails or the arguments give no key.
+pub fn peek_sync<T: serde::de::DeserializeOwned>(
+    cache: &RedisCache,
+    opts: &'static Function,
+    args: Result<String, Error>,
+) -> Result<Option<crate::Cached<T>>, Error> {
+    if !cache.is_enabled() {
+        return Ok(None);
+    }
+    block(call::direct::peek(cache, opts, args))
+}
+
+/// `NAME_set` of a sync function.
+///
+/// # Errors
+/// When Redis fails, the arguments give no key or the value cannot be stored.
+pub fn prime_sync<T: serde::Serialize + serde::de::DeserializeOwned>(
+    cache: &RedisCache,
+    opts: &'static Function,
+    args: Result<String, Error>,
+    value: &T,
+) -> Result<(), Error> {
+    if !cache.is_enabled() {
+        return Ok(());
+    }
+    block(call::direct::prime(cache, opts, args, value))
+}
