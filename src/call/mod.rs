@@ -72,35 +72,152 @@ where
     if !cache.is_enabled() {
         return Box::pin(make().run()).await;
     }
+    match prepare(inner, opts, args) {
+        Prepared::Ready(key, backend) => {
+            call_keyed::<R, S, J>(inner, backend, key, opts, make, default).await
+        }
+        Prepared::NoKey => Box::pin(make().run()).await,
+        Prepared::NoBackend(key) => {
+            Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await
+        }
+    }
+}
+
+/// Where an enabled cache's call stands before its `GET`.
+pub(super) enum Prepared<'a> {
+    /// The entry's key, and the connections to read it with.
+    Ready(Key, &'a Backend),
+    /// The arguments give no key (logged): the function runs uncached.
+    NoKey,
+    /// No connections could be set up: the call computes, sharing with this process only.
+    NoBackend(Key),
+}
+
+/// The key of a call and the connections to read it with.
+pub(super) fn prepare<'a>(
+    inner: &'a Arc<Inner>,
+    opts: &'static Options,
+    args: Result<String, Error>,
+) -> Prepared<'a> {
     let key = match args.map(|args| inner.key(opts.name, args)) {
         Ok(key) => key,
         Err(e) => {
             tracing::warn!(function = opts.name, error = %e, "rediscache: arguments give no key; calling uncached");
-            return Box::pin(make().run()).await;
+            return Prepared::NoKey;
         }
     };
-    let backend = match inner.backend() {
-        Ok(b) => b,
-        Err(_) => return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await,
-    };
-    match backend.get(&key).await {
-        Ok(Some(entry)) => match codec::decode::<S::Value>(&entry) {
-            Ok((written, value)) => {
-                inner.count(opts, Counter::Success);
-                if freshness::freshness(written, clock::now_ms(), opts.refresh) == Freshness::Stale
-                {
-                    refresh_in_background::<R, S, J>(inner, key, opts, make);
-                }
-                return S::wrap(value);
-            }
+    match inner.backend() {
+        Ok(backend) => Prepared::Ready(key, backend),
+        Err(_) => Prepared::NoBackend(key),
+    }
+}
+
+/// The rest of a call once its key and connections are known: the `GET`, then a hit served
+/// inline, or what [`proceed`] does.
+async fn call_keyed<R, S, J>(
+    inner: &Arc<Inner>,
+    backend: &Backend,
+    key: Key,
+    opts: &'static Options,
+    make: impl FnOnce() -> J,
+    default: Option<impl FnOnce() -> R>,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    match read::<S::Value>(backend.get(&key).await, &key, opts) {
+        Found::Hit(value, freshness) => {
+            serve_hit::<R, S, J>(inner, key, opts, value, freshness, make)
+        }
+        found => {
+            Box::pin(proceed::<R, S, J>(
+                inner, backend, key, opts, found, make, default,
+            ))
+            .await
+        }
+    }
+}
+
+/// What the `GET` of a call found.
+pub(super) enum Found<V> {
+    /// A decoded entry, fresh or stale.
+    Hit(V, Freshness),
+    /// No entry, or one that does not decode (logged): the call goes on as a miss.
+    Miss,
+    /// Redis failed: the call runs the function without it.
+    Failed(Error),
+}
+
+/// Decodes what the `GET` of `key` returned.
+pub(super) fn read<V: serde::de::DeserializeOwned>(
+    got: Result<Option<Vec<u8>>, Error>,
+    key: &Key,
+    opts: &'static Options,
+) -> Found<V> {
+    match got {
+        Ok(Some(entry)) => match codec::decode::<V>(&entry) {
+            Ok((written, value)) => Found::Hit(
+                value,
+                freshness::freshness(written, clock::now_ms(), opts.refresh),
+            ),
             Err(e) => {
                 tracing::warn!(function = opts.name, key = key.value(), error = %e, "rediscache: unreadable entry; recomputing");
+                Found::Miss
             }
         },
-        Ok(None) => {}
-        Err(e) => {
+        Ok(None) => Found::Miss,
+        Err(e) => Found::Failed(e),
+    }
+}
+
+/// Serves a hit: counts it and, when it is stale, schedules one refresh in the background.
+pub(super) fn serve_hit<R, S, J>(
+    inner: &Arc<Inner>,
+    key: Key,
+    opts: &'static Options,
+    value: S::Value,
+    freshness: Freshness,
+    make: impl FnOnce() -> J,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    inner.count(opts, Counter::Success);
+    if freshness == Freshness::Stale {
+        refresh_in_background::<R, S, J>(inner, key, opts, make);
+    }
+    S::wrap(value)
+}
+
+/// Goes on from what the `GET` found: a hit is served; a miss returns the default while one
+/// refresh runs, or computes (waiting for whoever computes elsewhere); a failure of Redis runs
+/// the function without it.
+pub(super) async fn proceed<R, S, J>(
+    inner: &Arc<Inner>,
+    backend: &Backend,
+    key: Key,
+    opts: &'static Options,
+    found: Found<S::Value>,
+    make: impl FnOnce() -> J,
+    default: Option<impl FnOnce() -> R>,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    match found {
+        Found::Hit(value, freshness) => {
+            return serve_hit::<R, S, J>(inner, key, opts, value, freshness, make);
+        }
+        Found::Miss => {}
+        Found::Failed(e) => {
             degraded(inner, opts, &e);
-            return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await;
+            return compute_shared::<R, S, J>(inner, None, &key, opts, make).await;
         }
     }
     inner.count(opts, Counter::Missed);
@@ -108,14 +225,7 @@ where
     if backend.writes_refused() {
         // Redis serves reads but refuses writes: no refresh could replace a default, so the
         // caller gets the real value (and its store tells whether writes work again).
-        return Box::pin(compute_shared::<R, S, J>(
-            inner,
-            Some(backend),
-            &key,
-            opts,
-            make,
-        ))
-        .await;
+        return compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await;
     }
     match default {
         Some(default) if !opts.wait => {
@@ -123,16 +233,7 @@ where
             refresh_in_background::<R, S, J>(inner, key, opts, make);
             default()
         }
-        _ => {
-            Box::pin(compute_shared::<R, S, J>(
-                inner,
-                Some(backend),
-                &key,
-                opts,
-                make,
-            ))
-            .await
-        }
+        _ => compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await,
     }
 }
 
