@@ -6,6 +6,7 @@
 //! caller: the function runs instead.
 //!
 //! - [`asynchronous`] and [`blocking`]: the entry points the macro's expansion calls;
+//! - [`sync_hit`]: a sync call, its `GET` sent from the calling thread on a blocking connection;
 //! - [`store`]: running the function and storing what it returned, now or once Redis is back;
 //! - [`flight`]: callers of one key in this process share one computation;
 //! - [`freshness`]: fresh or stale, the one decision of a hit;
@@ -21,6 +22,7 @@ mod holder;
 pub(crate) mod options;
 pub(crate) mod returns;
 mod store;
+pub(crate) mod sync_hit;
 
 use std::future::Future;
 use std::sync::Arc;
