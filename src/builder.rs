@@ -34,6 +34,7 @@ pub struct RedisCacheBuilder {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     max_value_bytes: Option<usize>,
+    sync_connections: Option<usize>,
     use_env: Option<bool>,
 }
 
@@ -63,6 +64,7 @@ impl std::fmt::Debug for RedisCacheBuilder {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("sync_connections", &self.sync_connections)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +99,16 @@ impl RedisCacheBuilder {
     /// # Ok::<(), rediscache::Error>(())
     /// ```
     pub const DEFAULT_PREFIX: &'static str = config::DEFAULT_PREFIX;
+
+    /// Default number of blocking connections sync hits may use at once
+    /// ([`sync_connections`](Self::sync_connections)).
+    ///
+    /// ```
+    /// use rediscache::RedisCacheBuilder;
+    ///
+    /// assert_eq!(RedisCacheBuilder::DEFAULT_SYNC_CONNECTIONS, 4);
+    /// ```
+    pub const DEFAULT_SYNC_CONNECTIONS: usize = config::DEFAULT_SYNC_CONNECTIONS;
 
     /// Connects to this URL: `redis://[user:password@]host[:port][/db]`. Replaces every
     /// connection setting of the environment; `host`, `port`, `db` and `password` given here
@@ -371,6 +383,28 @@ impl RedisCacheBuilder {
         self
     }
 
+    /// How many blocking connections the hits of sync functions may use at once (default 4, at
+    /// most 1024), on a single server (TLS or not). A sync call that finds one free sends its
+    /// `GET` on it from the calling thread, so a hit costs what a blocking `GET` costs. When all
+    /// are busy, the call goes through the crate's runtime instead, whose one pipelined
+    /// connection carries many callers at once: a few threads get the latency of blocking
+    /// connections, many keep the throughput of pipelining, and the number of connections stays
+    /// bounded whatever the number of threads. `0`: every sync call goes through the runtime.
+    /// A cluster or a sentinel setup always does.
+    ///
+    /// ```
+    /// use rediscache::RedisCache;
+    ///
+    /// // Short of connections on the server: no blocking connections for sync hits.
+    /// let cache = RedisCache::builder().sync_connections(0).build()?;
+    /// assert!(RedisCache::builder().sync_connections(5000).build().is_err());
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
+    pub fn sync_connections(mut self, connections: usize) -> Self {
+        self.sync_connections = Some(connections);
+        self
+    }
+
     /// Whether to read the `REDIS_*` environment variables (default `true`).
     ///
     /// ```
@@ -418,6 +452,12 @@ impl RedisCacheBuilder {
                 return Err(Error::config(name, "must be longer than zero"));
             }
         }
+        let sync_connections = self
+            .sync_connections
+            .unwrap_or(config::DEFAULT_SYNC_CONNECTIONS);
+        if sync_connections > config::MAX_SYNC_CONNECTIONS {
+            return Err(Error::config("sync_connections", "must be at most 1024"));
+        }
         let settings = Settings {
             prefix,
             certs: self.at.certs()?,
@@ -426,6 +466,7 @@ impl RedisCacheBuilder {
             max_value_bytes: self
                 .max_value_bytes
                 .unwrap_or(config::DEFAULT_MAX_VALUE_BYTES),
+            sync_connections,
         };
         if !self.enabled.unwrap_or(true) {
             return Ok(RedisCache::from_parts(None, settings));

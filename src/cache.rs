@@ -60,6 +60,7 @@ pub(crate) struct Inner {
     pub(crate) timeout: Duration,
     connect_timeout: Duration,
     pub(crate) max_value_bytes: usize,
+    sync_connections: usize,
     backend: OnceLock<Option<Backend>>,
     pub(crate) flights: Arc<Flights>,
     /// Counts, and where they go in Redis.
@@ -127,6 +128,7 @@ impl RedisCache {
                 timeout: settings.timeout,
                 connect_timeout: settings.connect_timeout,
                 max_value_bytes: settings.max_value_bytes,
+                sync_connections: settings.sync_connections,
                 backend: OnceLock::new(),
                 flights: Arc::default(),
                 flusher_started: AtomicBool::new(false),
@@ -359,7 +361,13 @@ impl Inner {
         let backend = self.backend.get_or_init(|| {
             let handle = runtime::handle()?;
             let _context = handle.enter();
-            Backend::new(topology, self.certs.as_ref(), self.timeout, self.connect_timeout)
+            Backend::new(
+                topology,
+                self.certs.as_ref(),
+                self.timeout,
+                self.connect_timeout,
+                self.sync_connections,
+            )
                 .map_err(|e| tracing::error!(redis = %topology, error = %e, "rediscache: cannot set up connections; calls run uncached"))
                 .ok()
         });

@@ -22,6 +22,10 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) const DEFAULT_MAX_VALUE_BYTES: usize = 8 * 1024 * 1024;
 /// Default key prefix.
 pub(crate) const DEFAULT_PREFIX: &str = "rediscache";
+/// Default number of blocking connections for sync hits.
+pub(crate) const DEFAULT_SYNC_CONNECTIONS: usize = 4;
+/// The most blocking connections a cache may ask for.
+pub(crate) const MAX_SYNC_CONNECTIONS: usize = 1024;
 
 /// The settings of a cache besides where Redis is.
 #[derive(Debug, Clone)]
@@ -31,6 +35,7 @@ pub(crate) struct Settings {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_value_bytes: usize,
+    pub(crate) sync_connections: usize,
 }
 
 impl Default for Settings {
@@ -41,6 +46,7 @@ impl Default for Settings {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_TIMEOUT,
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            sync_connections: DEFAULT_SYNC_CONNECTIONS,
         }
     }
 }

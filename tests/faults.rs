@@ -499,3 +499,101 @@ async fn invalidation_and_stats_report_a_dead_redis_as_errors() {
     assert!(bounded(CACHE.stats()).await.is_err());
     assert!(bounded(CACHE.ping()).await.is_err());
 }
+
+/// Runs the sync `call` on a thread of its own and returns what it returned, asserting it took
+/// less than [`BOUND`]; a call that hangs fails the test after [`SOON`] instead of hanging it.
+fn bounded_sync<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || tx.send(call()));
+    let out = rx.recv_timeout(SOON).expect("the sync call returned");
+    let took = started.elapsed();
+    assert!(
+        took < BOUND,
+        "a sync call took {took:?}, more than {BOUND:?}"
+    );
+    out
+}
+
+/// A sync hit reads on a blocking connection of its own, not through the runtime: a server
+/// that stops answering must still cost a sync call one timeout at most, and later ones
+/// nothing, and the blocking connection must come back with the server.
+#[test]
+fn a_paused_redis_costs_a_sync_hit_one_timeout_then_sync_calls_degrade_and_hits_resume() {
+    static CACHE: Slot<RedisCache> = Slot::new();
+    static RUNS: Runs = Runs::new();
+    let server = RedisServer::start();
+    CACHE.set(cache_with_timeout(&server));
+
+    #[cache(cache = CACHE, refresh = 60, expire = 120, default = 0)]
+    fn tenfold(x: u64) -> u64 {
+        RUNS.tick();
+        x * 10
+    }
+
+    for x in 1..=3 {
+        assert!(eventually(SOON, || tenfold(x) == x * 10), "{x} is cached");
+    }
+    let runs = RUNS.get();
+    assert_eq!(tenfold(1), 10);
+    assert_eq!(RUNS.get(), runs, "a hit, on a blocking connection now open");
+    server.pause();
+    let started = Instant::now();
+    for i in 0..30 {
+        let x = 1 + i % 3;
+        assert_eq!(
+            bounded_sync(move || tenfold(x)),
+            x * 10,
+            "the real value, not the default"
+        );
+    }
+    let total = started.elapsed();
+    assert!(
+        total < TIMEOUT * 4,
+        "the circuit breaker spares most sync calls the timeout: 30 calls took {total:?}"
+    );
+    server.resume();
+    assert!(
+        eventually(SOON, || {
+            let before = RUNS.get();
+            tenfold(2) == 20 && tenfold(2) == 20 && RUNS.get() == before
+        }),
+        "sync hits resume after the pause"
+    );
+    let cache = &*CACHE;
+    assert!(eventually(SOON, || cache
+        .stats_blocking()
+        .is_ok_and(|s| s.errors >= 1)));
+}
+
+/// As above for a server that dies: the blocking connection breaks at once (no timeout to
+/// pay), and sync hits come back on a new one once the server is back on the same port.
+#[test]
+fn a_killed_redis_costs_sync_calls_nothing_and_sync_hits_resume_after_a_restart() {
+    static CACHE: Slot<RedisCache> = Slot::new();
+    static RUNS: Runs = Runs::new();
+    let mut server = RedisServer::start();
+    CACHE.set(cache_with_timeout(&server));
+
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
+    fn plus_one(x: u64) -> u64 {
+        RUNS.tick();
+        x + 1
+    }
+
+    assert_eq!(plus_one(1), 2);
+    assert_eq!(plus_one(1), 2);
+    assert_eq!(RUNS.get(), 1, "the second call hit");
+    server.kill();
+    for x in 0..10 {
+        assert_eq!(bounded_sync(move || plus_one(x)), x + 1);
+    }
+    server.restart();
+    assert!(
+        eventually(SOON, || {
+            let before = RUNS.get();
+            plus_one(5) == 6 && plus_one(5) == 6 && RUNS.get() == before
+        }),
+        "sync hits resume on the restarted, empty server"
+    );
+}

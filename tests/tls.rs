@@ -55,8 +55,18 @@ async fn rediss_with_a_private_ca_a_client_certificate_and_an_acl_user() {
     assert_eq!(square(12).await, 144);
     assert_eq!(square(12).await, 144);
     assert_eq!(RUNS.get(), 1, "the second call was a hit over TLS");
+
+    // A sync hit's blocking connection speaks TLS with the same certificates and user.
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
+    fn cube(x: u64) -> u64 {
+        RUNS.tick();
+        x * x * x
+    }
+    let sync_calls = tokio::task::spawn_blocking(|| [cube(3), cube(3)]);
+    assert_eq!(sync_calls.await.unwrap(), [27, 27]);
+    assert_eq!(RUNS.get(), 2, "the second sync call was a hit over TLS");
     let s = CACHE.stats().await.unwrap();
-    assert_eq!((s.missed, s.success, s.errors), (1, 1, 0));
+    assert_eq!((s.missed, s.success, s.errors), (2, 2, 0));
 }
 
 #[tokio::test]

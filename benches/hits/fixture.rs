@@ -12,8 +12,9 @@ use testkit::RedisServer;
 use tokio::runtime::Runtime;
 
 use crate::{
-    CACHE, cached_async, cached_async_invalidate, cached_sync, cached_sync_invalidate, count_hits,
-    value_bytes,
+    CACHE, CACHE_VIA_RUNTIME, cached_async, cached_async_invalidate, cached_sync,
+    cached_sync_invalidate, cached_sync_via_runtime, cached_sync_via_runtime_invalidate,
+    count_hits, env_u64, value_bytes,
 };
 
 /// Concurrent tasks or threads in the throughput measurements.
@@ -52,7 +53,7 @@ impl AsyncCaller {
     }
 }
 
-/// The server, the runtimes, the connections and the keys.
+/// The server, the runtimes, the connections and the keys (the caches are in `main.rs`).
 pub struct Fixture {
     pub server: RedisServer,
     /// The bench's ("the user's") runtime: async callers run in its tasks.
@@ -72,12 +73,25 @@ impl Fixture {
     /// Starts the server, sets [`CACHE`], opens the connections and fills both cached entries.
     pub fn start() -> Fixture {
         let server = RedisServer::start();
+        let sync_connections = env_u64(
+            "HITS_SYNC_CONNECTIONS",
+            RedisCacheBuilder::DEFAULT_SYNC_CONNECTIONS as u64,
+        );
         let cache = RedisCache::builder()
             .url(server.url())
+            .sync_connections(sync_connections as usize)
             .from_env(false)
             .build()
             .expect("valid cache configuration");
         CACHE.set(cache);
+        let via_runtime = RedisCache::builder()
+            .url(server.url())
+            .db(1)
+            .sync_connections(0)
+            .from_env(false)
+            .build()
+            .expect("valid cache configuration");
+        CACHE_VIA_RUNTIME.set(via_runtime);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -110,6 +124,8 @@ impl Fixture {
         assert_eq!(got, want);
         cached_sync_invalidate(1).expect("invalidate");
         assert_eq!(cached_sync(1), want);
+        cached_sync_via_runtime_invalidate(1).expect("invalidate");
+        assert_eq!(cached_sync_via_runtime(1), want);
 
         let (raw_key, entry_key) = raw_twin(&server);
         let caller = AsyncCaller {

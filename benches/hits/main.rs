@@ -20,17 +20,22 @@
 //! |---|---|---|
 //! | `latency async` | one call at a time, in a task of the bench's tokio runtime | a `redis::aio::MultiplexedConnection` of that runtime |
 //! | `throughput async (64 tasks)` | 64 tasks of that runtime calling at once | the same connection, shared by the 64 tasks |
-//! | `latency sync` | one call at a time from the main thread, no runtime | a blocking `redis::Connection` |
+//! | `latency sync` | one call at a time from the main thread, no runtime | a blocking `redis::Connection` of that thread |
 //! | `throughput sync (64 threads)` | 64 threads calling at once | a blocking `redis::Connection` per thread |
 //!
-//! This follows where the crate's connections live (src/conns.rs): an async hit uses a
-//! `MultiplexedConnection` of the caller's own runtime, opened on its first call there, so the
-//! async baseline is a connection of that same runtime. A sync hit runs on the calling thread
-//! (a park/unpark `block_on`) over a connection of the crate's 2-worker background runtime.
-//! The sync groups therefore have a second baseline, `raw GET via block_on`: a multiplexed `GET`
-//! driven the same way, over a connection of another 2-worker runtime. It tells the cost of
-//! that way of blocking (`raw GET` vs `raw GET via block_on`) from the cost of the crate
-//! (`raw GET via block_on` vs `cached hit`).
+//! This follows where the crate's connections live (src/backend/pool.rs, src/backend/blocking.rs):
+//! an async hit uses a `MultiplexedConnection` of the caller's own runtime, opened on its first
+//! call there, so the async baseline is a connection of that same runtime. A sync hit sends its
+//! `GET` from the calling thread on one of the cache's few blocking connections (its thread's
+//! last one, when free), so the sync baseline is a blocking connection of the calling thread;
+//! when they are all busy (most of the 64 threads, most of the time) it goes through the
+//! crate's 2-worker background runtime: a park/unpark `block_on` over its multiplexed
+//! connection. The sync groups therefore have two more variants, in the same run:
+//! - `raw GET via block_on`: a multiplexed `GET` driven that way, over a connection of another
+//!   2-worker runtime: the cost of that way of blocking, without the crate;
+//! - `cached hit via runtime`: the same cached function, same key and value in database 1, on a
+//!   cache with `sync_connections(0)`, whose every hit takes the runtime's path: how every sync
+//!   hit went before sync hits had blocking connections. `cached hit` over it is the change.
 //!
 //! # What it prints
 //!
@@ -60,15 +65,18 @@
 //!    `cpu / STEP  N ns` for each step of a hit besides the round trip (the key, the gates, the
 //!    connection lookup, the decoding, the clock, the counter), each timed alone in a tight
 //!    loop, and their sum.
-//! 5. `hits: cache stats: H hits (T timed calls), 2 misses, 2 computes, 0 errors`: the cache's
-//!    own counters. The bench then asserts that every timed call was a hit (`H` = `T`), that
-//!    only the two fills missed and computed, and that no Redis operation failed.
+//! 5. `hits: cache stats: H hits (T timed calls), 2 misses, 2 computes, 0 errors`, and the same
+//!    for `cache via runtime` (1 miss, 1 compute): the caches' own counters. The bench then
+//!    asserts that every timed call was a hit (`H` = `T`), that only the fills missed and
+//!    computed, and that no Redis operation failed.
 //!
 //! # Environment
 //!
 //! - `HITS_VALUE_BYTES`: the length of the returned `Vec<u8>`, 100 by default;
 //! - `HITS_ROUNDS`: the summary's rounds, 10 by default; 0 skips the summary;
-//! - `HITS_ATTRIBUTION=1`: prints the CPU cost of each step of a hit.
+//! - `HITS_ATTRIBUTION=1`: prints the CPU cost of each step of a hit;
+//! - `HITS_SYNC_CONNECTIONS`: the `sync_connections` of the cache of `cached hit`, the crate's
+//!   default (4) unless set.
 //!
 //! # Files
 //!
@@ -95,8 +103,17 @@ use sync::{SyncCaller, SyncOp, Team};
 /// The cache of both cached functions; set once by [`Fixture::start`].
 static CACHE: Slot<RedisCache> = Slot::new();
 
-/// Calls of the cached functions made by the timing code, each of which must be a hit.
+/// The cache of [`cached_sync_via_runtime`]: database 1 of the same server, and no blocking
+/// connections (`sync_connections(0)`), so its sync hits take the runtime's path, as every sync
+/// hit did before sync hits had blocking connections. Set once by [`Fixture::start`].
+static CACHE_VIA_RUNTIME: Slot<RedisCache> = Slot::new();
+
+/// Calls of the cached functions of [`CACHE`] made by the timing code, each of which must be a
+/// hit.
 static TIMED_HITS: AtomicU64 = AtomicU64::new(0);
+
+/// The same for [`CACHE_VIA_RUNTIME`].
+static TIMED_HITS_VIA_RUNTIME: AtomicU64 = AtomicU64::new(0);
 
 #[cache(cache = CACHE, refresh = 3600, expire = 7200, wait = true)]
 async fn cached_async(_id: u64) -> Vec<u8> {
@@ -105,6 +122,13 @@ async fn cached_async(_id: u64) -> Vec<u8> {
 
 #[cache(cache = CACHE, refresh = 3600, expire = 7200, wait = true)]
 fn cached_sync(_id: u64) -> Vec<u8> {
+    vec![7; value_bytes()]
+}
+
+/// `cached_sync` on [`CACHE_VIA_RUNTIME`]: the same key (its name and prefix) in database 1.
+#[cache(cache = CACHE_VIA_RUNTIME, name = "hits::cached_sync",
+        refresh = 3600, expire = 7200, wait = true)]
+fn cached_sync_via_runtime(_id: u64) -> Vec<u8> {
     vec![7; value_bytes()]
 }
 
@@ -126,15 +150,22 @@ fn attribution() -> bool {
     std::env::var_os("HITS_ATTRIBUTION").is_some()
 }
 
-/// Records `n` calls of the cached functions, for the final check.
+/// Records `n` calls of the cached functions of [`CACHE`], for the final check.
 fn count_hits(n: u64) {
     TIMED_HITS.fetch_add(n, Ordering::Relaxed);
 }
 
-/// The names of the sync variants, in the order the summary alternates them.
-const SYNC_VARIANTS: [(&str, SyncOp); 3] = [
+/// Records `n` calls of [`cached_sync_via_runtime`], for the final check.
+fn count_hits_via_runtime(n: u64) {
+    TIMED_HITS_VIA_RUNTIME.fetch_add(n, Ordering::Relaxed);
+}
+
+/// The names of the sync variants, in the order the summary alternates them. The last, the
+/// cached hit, is compared with each of the others.
+const SYNC_VARIANTS: [(&str, SyncOp); 4] = [
     ("raw GET", SyncOp::RawConn),
     ("raw GET via block_on", SyncOp::RawBlockOn),
+    ("cached hit via runtime", SyncOp::CachedViaRuntime),
     ("cached hit", SyncOp::Cached),
 ];
 
@@ -171,18 +202,30 @@ fn criterion_groups(c: &mut Criterion, fx: &Fixture, team: &Team) {
     g.finish();
 }
 
-/// Every timed call was a hit, only the two fills missed, nothing failed.
+/// Every timed call was a hit, only the fills missed (two in [`CACHE`], one in
+/// [`CACHE_VIA_RUNTIME`]), nothing failed.
 fn check_stats() {
-    let stats = CACHE.stats_blocking().expect("stats");
-    let timed = TIMED_HITS.load(Ordering::Relaxed);
-    eprintln!(
-        "hits: cache stats: {} hits ({timed} timed calls), {} misses, {} computes, {} errors",
-        stats.success, stats.missed, stats.refresh, stats.errors
-    );
-    assert_eq!(stats.success, timed, "every timed call was a hit");
-    assert_eq!(stats.missed, 2, "only the two fills missed");
-    assert_eq!(stats.refresh, 2, "only the two fills computed");
-    assert_eq!(stats.errors, 0, "no Redis errors");
+    let caches = [
+        ("cache", &CACHE, &TIMED_HITS, 2),
+        (
+            "cache via runtime",
+            &CACHE_VIA_RUNTIME,
+            &TIMED_HITS_VIA_RUNTIME,
+            1,
+        ),
+    ];
+    for (name, cache, timed, fills) in caches {
+        let stats = cache.get().expect("set").stats_blocking().expect("stats");
+        let timed = timed.load(Ordering::Relaxed);
+        eprintln!(
+            "hits: {name} stats: {} hits ({timed} timed calls), {} misses, {} computes, {} errors",
+            stats.success, stats.missed, stats.refresh, stats.errors
+        );
+        assert_eq!(stats.success, timed, "{name}: every timed call was a hit");
+        assert_eq!(stats.missed, fills, "{name}: only the fills missed");
+        assert_eq!(stats.refresh, fills, "{name}: only the fills computed");
+        assert_eq!(stats.errors, 0, "{name}: no Redis errors");
+    }
 }
 
 fn main() {

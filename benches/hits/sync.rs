@@ -14,7 +14,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::runtime::Handle;
 
 use crate::fixture::{CONCURRENCY, Fixture, share};
-use crate::{cached_sync, count_hits};
+use crate::{cached_sync, cached_sync_via_runtime, count_hits, count_hits_via_runtime};
 
 /// Wakes the thread blocked in [`block_on`].
 struct Unpark(Thread);
@@ -49,6 +49,15 @@ async fn raw_get(conn: &mut MultiplexedConnection, key: &str) -> Vec<u8> {
     v.expect("raw key present")
 }
 
+/// Records `n` calls of `op` if they are cached hits, for the final check.
+fn count(op: SyncOp, n: u64) {
+    match op {
+        SyncOp::Cached => count_hits(n),
+        SyncOp::CachedViaRuntime => count_hits_via_runtime(n),
+        SyncOp::RawConn | SyncOp::RawBlockOn | SyncOp::Quit => {}
+    }
+}
+
 /// What a sync caller does once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncOp {
@@ -57,6 +66,9 @@ pub enum SyncOp {
     /// `GET` on the multiplexed connection of the fixture's `side` runtime, through
     /// [`block_on`]: the crate's way of blocking, without the crate.
     RawBlockOn,
+    /// A hit of the cached sync function through the crate's runtime (`sync_connections(0)`):
+    /// how every sync hit went before sync hits had blocking connections.
+    CachedViaRuntime,
     /// A hit of the cached sync function.
     Cached,
     /// Ends a [`Team`] worker.
@@ -104,6 +116,9 @@ impl SyncCaller {
                     raw_get(&mut self.side_conn, &self.raw_key),
                 ));
             }
+            SyncOp::CachedViaRuntime => {
+                black_box(cached_sync_via_runtime(black_box(1)));
+            }
             SyncOp::Cached => {
                 black_box(cached_sync(black_box(1)));
             }
@@ -113,9 +128,7 @@ impl SyncCaller {
 
     /// `n` calls of `op` on this thread, after one untimed call; their total time.
     pub fn seq(&mut self, op: SyncOp, n: u64) -> Duration {
-        if op == SyncOp::Cached {
-            count_hits(n + 1);
-        }
+        count(op, n + 1);
         self.call(op); // opens this thread's connection outside the timing
         let t = Instant::now();
         for _ in 0..n {
@@ -174,9 +187,7 @@ impl Team {
 
     /// `n` calls of `op` shared by the team; wall time.
     pub fn run(&self, op: SyncOp, n: u64) -> Duration {
-        if op == SyncOp::Cached {
-            count_hits(n);
-        }
+        count(op, n);
         *self.job.lock().expect("job") = (op, n);
         let t = Instant::now();
         self.start.wait();

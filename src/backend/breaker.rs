@@ -74,7 +74,6 @@ impl Breaker {
     }
 
     /// Whether the circuit is open (operations fail fast, or a probe is out).
-    #[cfg(test)]
     pub(crate) fn is_open(&self) -> bool {
         self.open_until.load(Ordering::Acquire) != 0
     }

@@ -110,6 +110,12 @@ impl Connector {
         }
     }
 
+    /// The client of a single server (TLS or not), for blocking connections; `None` for a
+    /// cluster or a sentinel setup.
+    pub(crate) fn single_client(&self) -> Option<&Client> {
+        self.single.as_ref().map(|(client, _)| client)
+    }
+
     /// A command connection whose driver lives on the current runtime, connected (a
     /// sentinel setup's connects on first use, once it has asked where the primary is).
     pub(crate) async fn open(&self) -> Result<Conn, Error> {

@@ -1,8 +1,10 @@
 //! The Redis side: the commands the cache sends, each bounded by the configured timeout and
 //! guarded by the circuit breaker, over connections of any topology ([`topology`],
-//! [`connector`], [`conn`]), one per runtime, replaced when they break ([`pool`]), and the
-//! subscriptions that wake waiters ([`wakeups`]). Nothing here knows about cached functions.
+//! [`connector`], [`conn`]), one per runtime, replaced when they break ([`pool`]), blocking
+//! connections for the `GET` of sync hits ([`blocking`]), and the subscriptions that wake
+//! waiters ([`wakeups`]). Nothing here knows about cached functions.
 
+pub(crate) mod blocking;
 pub(crate) mod breaker;
 pub(crate) mod conn;
 pub(crate) mod connector;
@@ -25,6 +27,7 @@ use tokio::runtime::Handle;
 use crate::Error;
 use crate::clock::px;
 use crate::key::Key;
+use blocking::Lanes;
 use breaker::Breaker;
 use conn::Conn;
 use connector::Connector;
@@ -35,12 +38,24 @@ use wakeups::Wakeups;
 
 pub(crate) use lease::{Landing, Lease};
 
+/// A value key of the wrong type (garbage written by something else) reads as an undecodable
+/// entry, so it is recomputed and overwritten.
+fn garbage_is_undecodable(read: Result<Option<Vec<u8>>, Error>) -> Result<Option<Vec<u8>>, Error> {
+    match read {
+        Err(Error::Redis(e)) if e.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
+        other => other,
+    }
+}
+
 /// How long misses compute for themselves after Redis refused a write.
 const WRITES_REFUSED_FOR_MS: u64 = 1_000;
 
 /// Connections to one Redis server or cluster.
 pub(crate) struct Backend {
     conns: Conns,
+    /// Blocking connections for sync hits on a single server; `None` elsewhere, or when the
+    /// cache asked for none.
+    lanes: Option<Lanes>,
     /// Whether a single command may take longer than the connection's own timeouts (a cluster
     /// redirects and retries; a sentinel setup asks the sentinels first), so it needs the outer
     /// bound too.
@@ -87,17 +102,23 @@ impl Drop for Storing {
 
 impl Backend {
     /// Prepares connections without opening them; must run inside the background runtime's
-    /// context, where the subscriber's tasks will live.
+    /// context, where the subscriber's tasks will live. `sync_connections`: how many blocking
+    /// connections sync hits may use (single server only).
     pub(crate) fn new(
         topology: &Topology,
         certs: Option<&Certs>,
         timeout: Duration,
         connect_timeout: Duration,
+        sync_connections: usize,
     ) -> Result<Backend, Error> {
         let connector = Connector::new(topology, certs, timeout, connect_timeout)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let wakeups = Wakeups::start(connector.subscriber(tx, timeout)?, rx, timeout);
+        let lanes = connector.single_client().and_then(|client| {
+            Lanes::new(client.clone(), sync_connections, timeout, connect_timeout)
+        });
         Ok(Backend {
+            lanes,
             conns: Conns::new(connector, Handle::try_current().ok().map(|h| h.id())),
             composite: !matches!(topology, Topology::Single(_)),
             breaker: Breaker::default(),
@@ -203,8 +224,8 @@ impl Backend {
         until != 0 && crate::clock::now_ms() < until
     }
 
-    /// Reads an entry: the one command of a hit. A key of the wrong type (garbage written by
-    /// something else) reads as an undecodable entry, so it is recomputed and overwritten.
+    /// Reads an entry: the one command of a hit. A key of the wrong type reads as an
+    /// undecodable entry ([`garbage_is_undecodable`]).
     pub(crate) async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>, Error> {
         // Sized up front: the command's two buffers are allocated once.
         let mut get = Cmd::with_capacity(2, 3 + key.value().len());
@@ -213,10 +234,7 @@ impl Backend {
             let reply = c.send(&get).await?.extract_error()?;
             Ok(redis::from_redis_value(reply)?)
         };
-        match self.single(read).await {
-            Err(Error::Redis(e)) if e.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
-            other => other,
-        }
+        garbage_is_undecodable(self.single(read).await)
     }
 
     /// Stores an entry for `expire`, releases our lease and wakes waiters, in one script,

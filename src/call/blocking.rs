@@ -1,11 +1,13 @@
-//! What the expansion of a sync `fn` calls. Needs no runtime from the caller: the algorithm
-//! runs on the caller's thread inside the crate's background runtime context.
+//! What the expansion of a sync `fn` calls. Needs no runtime from the caller: a hit's `GET` goes
+//! out from the caller's thread on a blocking connection ([`sync_hit`]), and the
+//! rest of the algorithm runs on the caller's thread inside the crate's background runtime
+//! context.
 
 use std::future::Future;
 
 use crate::call::function::Function;
 use crate::call::returns::Shape;
-use crate::call::{self, Job};
+use crate::call::{self, Job, sync_hit};
 use crate::runtime;
 use crate::{Error, RedisCache};
 
@@ -38,7 +40,7 @@ pub fn call_sync<R, S, F>(
     args: Result<String, Error>,
     make: impl FnOnce() -> SyncJob<F>,
     default: Option<impl FnOnce() -> R>,
-    shape: S,
+    _shape: S,
 ) -> R
 where
     R: Send + 'static,
@@ -47,7 +49,7 @@ where
 {
     match runtime::handle() {
         Some(handle) if cache.is_enabled() => {
-            runtime::block_on(handle, call::call(cache, opts, args, make, default, shape))
+            sync_hit::call::<R, S, F>(handle, cache, opts, args, make, default)
         }
         _ => (make().0)(),
     }

@@ -6,6 +6,7 @@
 //! caller: the function runs instead.
 //!
 //! - [`asynchronous`] and [`blocking`]: the entry points the macro's expansion calls;
+//! - [`sync_hit`]: a sync call, its `GET` sent from the calling thread on a blocking connection;
 //! - [`store`]: running the function and storing what it returned, now or once Redis is back;
 //! - [`flight`]: callers of one key in this process share one computation;
 //! - [`freshness`]: fresh or stale, the one decision of a hit;
@@ -23,6 +24,7 @@ mod handoff;
 mod holder;
 pub(crate) mod returns;
 mod store;
+pub(crate) mod sync_hit;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -75,39 +77,121 @@ where
     if !cache.is_enabled() {
         return Box::pin(make().run()).await;
     }
+    match prepare(inner, opts, args) {
+        Prepared::Ready(key, backend) => {
+            // From memory, but for the function's first call through this cache.
+            let gens = match inner.generations.current(opts) {
+                Some(gens) => gens,
+                None => match inner.generations(opts, backend).await {
+                    Ok(gens) => gens,
+                    Err(e) => {
+                        degraded(inner, opts, &e);
+                        let compute = compute_shared::<R, S, J>(inner, None, &key, opts, make);
+                        return Box::pin(compute).await;
+                    }
+                },
+            };
+            call_keyed::<R, S, J>(inner, backend, key, opts, gens, make, default).await
+        }
+        Prepared::NoKey => Box::pin(make().run()).await,
+        Prepared::NoBackend(key) => {
+            Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await
+        }
+    }
+}
+
+/// Where an enabled cache's call stands before its `GET`.
+pub(super) enum Prepared<'a> {
+    /// The entry's key, and the connections to read it with.
+    Ready(Key, &'a Backend),
+    /// The arguments give no key (logged): the function runs uncached.
+    NoKey,
+    /// No connections could be set up: the call computes, sharing with this process only.
+    NoBackend(Key),
+}
+
+/// The key of a call and the connections to read it with.
+pub(super) fn prepare<'a>(
+    inner: &'a Arc<Inner>,
+    opts: &'static Function,
+    args: Result<String, Error>,
+) -> Prepared<'a> {
     let key = match args.map(|args| inner.key(opts.name, args)) {
         Ok(key) => key,
         Err(e) => {
             tracing::warn!(function = opts.name, error = %e, "rediscache: arguments give no key; calling uncached");
-            return Box::pin(make().run()).await;
+            return Prepared::NoKey;
         }
     };
-    let backend = match inner.backend() {
-        Ok(b) => b,
-        Err(_) => return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await,
-    };
-    // From memory, but for the function's first call through this cache.
-    let gens = match inner.generations.current(opts) {
-        Some(gens) => gens,
-        None => match inner.generations(opts, backend).await {
-            Ok(gens) => gens,
-            Err(e) => {
-                degraded(inner, opts, &e);
-                return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await;
-            }
-        },
-    };
-    match backend.get(&key).await {
-        Ok(Some(entry)) => match codec::decode::<S::Value>(&entry) {
+    match inner.backend() {
+        Ok(backend) => Prepared::Ready(key, backend),
+        Err(_) => Prepared::NoBackend(key),
+    }
+}
+
+/// The rest of a call once its key and connections are known: the `GET`, then a hit served
+/// inline, or what [`proceed`] does.
+async fn call_keyed<R, S, J>(
+    inner: &Arc<Inner>,
+    backend: &Backend,
+    key: Key,
+    opts: &'static Function,
+    gens: Current,
+    make: impl FnOnce() -> J,
+    default: Option<impl FnOnce() -> R>,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    match read::<S::Value>(backend.get(&key).await, &key, opts, gens) {
+        Found::Hit(value, freshness) => {
+            serve_hit::<R, S, J>(inner, (key, gens), opts, value, freshness, make)
+        }
+        found => {
+            Box::pin(proceed::<R, S, J>(
+                inner,
+                backend,
+                (key, gens),
+                opts,
+                found,
+                make,
+                default,
+            ))
+            .await
+        }
+    }
+}
+
+/// What the `GET` of a call found.
+pub(super) enum Found<V> {
+    /// A decoded entry, fresh or stale.
+    Hit(V, Freshness),
+    /// No entry, or one that does not decode (logged): the call goes on as a miss.
+    Miss,
+    /// Redis failed: the call runs the function without it.
+    Failed(Error),
+}
+
+/// Decodes what the `GET` of `key` returned: an entry from before the function's last
+/// `invalidate_all` is a miss, one from before its last `expire_all` is stale.
+pub(super) fn read<V: serde::de::DeserializeOwned>(
+    got: Result<Option<Vec<u8>>, Error>,
+    key: &Key,
+    opts: &'static Function,
+    gens: Current,
+) -> Found<V> {
+    match got {
+        Ok(Some(entry)) => match codec::decode::<V>(&entry) {
             Ok((stamp, value)) if stamp.generation >= gens.hard => {
-                inner.count(opts, Counter::Success);
-                let stale = stamp.generation < gens.soft
-                    || freshness::freshness(stamp.written, clock::now_ms(), opts.refresh)
-                        == Freshness::Stale;
-                if stale {
-                    refresh_in_background::<R, S, J>(inner, key, opts, gens, make);
-                }
-                return S::wrap(value);
+                let time = freshness::freshness(stamp.written, clock::now_ms(), opts.refresh);
+                let freshness = if stamp.generation < gens.soft {
+                    Freshness::Stale
+                } else {
+                    time
+                };
+                Found::Hit(value, freshness)
             }
             Ok(_) => {
                 tracing::debug!(
@@ -115,15 +199,64 @@ where
                     key = key.value(),
                     "rediscache: entry from before invalidate_all; a miss"
                 );
+                Found::Miss
             }
             Err(e) => {
                 tracing::warn!(function = opts.name, key = key.value(), error = %e, "rediscache: unreadable entry; recomputing");
+                Found::Miss
             }
         },
-        Ok(None) => {}
-        Err(e) => {
+        Ok(None) => Found::Miss,
+        Err(e) => Found::Failed(e),
+    }
+}
+
+/// Serves a hit: counts it and, when it is stale, schedules one refresh in the background.
+pub(super) fn serve_hit<R, S, J>(
+    inner: &Arc<Inner>,
+    (key, gens): (Key, Current),
+    opts: &'static Function,
+    value: S::Value,
+    freshness: Freshness,
+    make: impl FnOnce() -> J,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    inner.count(opts, Counter::Success);
+    if freshness == Freshness::Stale {
+        refresh_in_background::<R, S, J>(inner, key, opts, gens, make);
+    }
+    S::wrap(value)
+}
+
+/// Goes on from what the `GET` found: a hit is served; a miss returns the default while one
+/// refresh runs, or computes (waiting for whoever computes elsewhere); a failure of Redis runs
+/// the function without it.
+pub(super) async fn proceed<R, S, J>(
+    inner: &Arc<Inner>,
+    backend: &Backend,
+    (key, gens): (Key, Current),
+    opts: &'static Function,
+    found: Found<S::Value>,
+    make: impl FnOnce() -> J,
+    default: Option<impl FnOnce() -> R>,
+) -> R
+where
+    R: Send + 'static,
+    S: Shape<R>,
+    J: Job<R>,
+{
+    match found {
+        Found::Hit(value, freshness) => {
+            return serve_hit::<R, S, J>(inner, (key, gens), opts, value, freshness, make);
+        }
+        Found::Miss => {}
+        Found::Failed(e) => {
             degraded(inner, opts, &e);
-            return Box::pin(compute_shared::<R, S, J>(inner, None, &key, opts, make)).await;
+            return compute_shared::<R, S, J>(inner, None, &key, opts, make).await;
         }
     }
     inner.count(opts, Counter::Missed);
@@ -131,14 +264,7 @@ where
     if backend.writes_refused() {
         // Redis serves reads but refuses writes: no refresh could replace a default, so the
         // caller gets the real value (and its store tells whether writes work again).
-        return Box::pin(compute_shared::<R, S, J>(
-            inner,
-            Some(backend),
-            &key,
-            opts,
-            make,
-        ))
-        .await;
+        return compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await;
     }
     match default {
         Some(default) if !opts.wait => {
@@ -146,16 +272,7 @@ where
             refresh_in_background::<R, S, J>(inner, key, opts, gens, make);
             default()
         }
-        _ => {
-            Box::pin(compute_shared::<R, S, J>(
-                inner,
-                Some(backend),
-                &key,
-                opts,
-                make,
-            ))
-            .await
-        }
+        _ => compute_shared::<R, S, J>(inner, Some(backend), &key, opts, make).await,
     }
 }
 
