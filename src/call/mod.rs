@@ -365,11 +365,15 @@ where
                     inner.count(opts, Counter::Sleep);
                 }
                 if let Some(Outcome::Done(entry)) = flight.wait(opts.retry).await {
-                    if let Ok((_, value)) = codec::decode::<S::Value>(&entry) {
-                        return S::wrap(value);
+                    let hard = inner.generations.current(opts).map_or(0, |g| g.hard);
+                    match codec::decode::<S::Value>(&entry) {
+                        Ok((stamp, value)) if stamp.generation >= hard => return S::wrap(value),
+                        // Computed before an invalidate_all that came meanwhile.
+                        _ => {}
                     }
                 }
-                // The leader failed, panicked or outlived `retry`: try to lead ourselves.
+                // The leader failed, panicked, outlived `retry` or was overtaken by an
+                // invalidation: try to lead ourselves.
             }
         }
     };

@@ -134,7 +134,10 @@ where
                 function = opts.name,
                 key = key.value(),
                 "rediscache: invalidated while it computed; not stored"
-            )
+            );
+            // Followers here may have come after the invalidation: they compute anew.
+            drop(leader);
+            return Ok(r);
         }
         Err(e) => {
             degraded(inner, opts, &e);
