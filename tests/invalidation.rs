@@ -57,6 +57,10 @@ fn scenario(slot: &'static OnceLock<Scenario>) -> &'static Scenario {
     })
 }
 
+fn cache_of(slot: &'static OnceLock<Scenario>) -> &'static RedisCache {
+    &scenario(slot).cache
+}
+
 fn start(slot: &'static OnceLock<Scenario>) -> RedisServer {
     let server = RedisServer::start();
     show_warnings();
@@ -73,7 +77,7 @@ fn start(slot: &'static OnceLock<Scenario>) -> RedisServer {
 static WAITING: OnceLock<Scenario> = OnceLock::new();
 static WAITING_RUNS: Runs = Runs::new();
 
-#[cache(cache = &scenario(&WAITING).cache, refresh = 60, expire = 120, retry = 30, wait = true)]
+#[cache(cache = cache_of(&WAITING), refresh = 60, expire = 120, retry = 30, wait = true)]
 async fn waiting_report(x: u64) -> u64 {
     let read = source(&scenario(&WAITING).url, "src:waiting");
     // Counted once the source is read.
@@ -118,7 +122,7 @@ async fn an_invalidation_overtakes_a_waiting_callers_computation() {
 static REFRESH: OnceLock<Scenario> = OnceLock::new();
 static REFRESH_RUNS: Runs = Runs::new();
 
-#[cache(cache = &scenario(&REFRESH).cache, refresh = "1s", expire = 120, retry = 30, wait = true)]
+#[cache(cache = cache_of(&REFRESH), refresh = "1s", expire = 120, retry = 30, wait = true)]
 async fn refreshed_report(x: u64) -> u64 {
     let read = source(&scenario(&REFRESH).url, "src:refresh");
     // Counted once the source is read.
@@ -166,7 +170,7 @@ async fn an_invalidation_overtakes_a_background_refresh() {
 static SHARED: OnceLock<Scenario> = OnceLock::new();
 
 /// Both processes run this function; the child computes it.
-#[cache(cache = &scenario(&SHARED).cache, refresh = 60, expire = 120, retry = 30, wait = true)]
+#[cache(cache = cache_of(&SHARED), refresh = 60, expire = 120, retry = 30, wait = true)]
 fn shared_report(x: u64) -> u64 {
     let read = source(&scenario(&SHARED).url, "src:shared");
     if std::env::var("RC_CHILD").is_ok() {
@@ -243,7 +247,7 @@ fn invalidations_overtake_computations_in_other_processes() {
 static ALL: OnceLock<Scenario> = OnceLock::new();
 static ALL_RUNS: AtomicU64 = AtomicU64::new(0);
 
-#[cache(cache = &scenario(&ALL).cache, name = "all::profile", refresh = 60, expire = 120, wait = true)]
+#[cache(cache = cache_of(&ALL), name = "all::profile", refresh = 60, expire = 120, wait = true)]
 fn profile(id: u64) -> u64 {
     ALL_RUNS.fetch_add(1, Ordering::SeqCst);
     source(&scenario(&ALL).url, "src:all") * 100 + id
@@ -336,7 +340,7 @@ fn a_process_that_missed_the_announcement_knows_within_a_second() {
     static RUNS: Runs = Runs::new();
     let server = start(&MISSED);
 
-    #[cache(cache = &scenario(&MISSED).cache, name = "missed::f", refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = cache_of(&MISSED), name = "missed::f", refresh = 60, expire = 120, wait = true)]
     fn f(x: u64) -> u64 {
         RUNS.tick() as u64 * 100 + x
     }
@@ -372,7 +376,7 @@ fn entries_of_the_previous_format_still_hit() {
     static RUNS: Runs = Runs::new();
     let server = start(&OLD);
 
-    #[cache(cache = &scenario(&OLD).cache, name = "old::f", refresh = 60, expire = 120, wait = true)]
+    #[cache(cache = cache_of(&OLD), name = "old::f", refresh = 60, expire = 120, wait = true)]
     fn f(x: u64) -> String {
         RUNS.tick();
         format!("new {x}")
