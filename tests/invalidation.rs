@@ -190,7 +190,7 @@ fn child_computes_slowly() {
 /// runs here; afterwards every call here gets the new value, and keeps getting it after the
 /// child's computation ended.
 fn overtaken_across_processes(x: u64, invalidate: fn(u64)) {
-    let server = &*SERVER.get().unwrap();
+    let server: &RedisServer = SERVER.get().unwrap();
     let url = server.url();
     let child = std::thread::spawn(move || {
         run_child(
