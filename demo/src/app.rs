@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use rediscache::Stats;
@@ -72,6 +72,7 @@ pub fn router(demo: Arc<Demo>) -> Router {
         .route("/stats", get(stats))
         .route("/history", get(history))
         .route("/metrics", get(metrics))
+        .route("/invalidate", post(invalidate))
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&demo),
             worker_header,
@@ -142,6 +143,17 @@ async fn stats(State(demo): State<Arc<Demo>>) -> Response {
         "executions": executions,
     }))
     .into_response()
+}
+
+/// `POST /invalidate`: every entry of the cached function becomes a miss, in every worker; no
+/// computation that started before can store what it read. The next call of each value
+/// computes anew (the misses show in `/stats` and on the page).
+async fn invalidate() -> Response {
+    let cache = work::demo_cache();
+    match cache.invalidate_function(work::CACHED_NAME).await {
+        Ok(()) => Json(json!({ "invalidated": work::CACHED_NAME })).into_response(),
+        Err(e) => unavailable(&e.to_string()),
+    }
 }
 
 /// `/history`: the totals sampled over the last minutes, oldest first.

@@ -137,6 +137,9 @@ pub async fn direct(work: &Work, value: &str) -> Answer {
 /// `/cached/{value}`: fresh for 2 s, then served stale while one refresh runs; gone after 10 s
 /// (the Python demo's settings). A miss waits for the value, and concurrent misses of the same
 /// value, in every worker, share one execution.
+/// The cached function's name in keys and stats.
+pub const CACHED_NAME: &str = "demo::cached";
+
 #[cache(cache = demo_cache(), name = "demo::cached", refresh = 2, expire = 10, wait = true, skip(work))]
 pub async fn cached(work: &Work, value: &str) -> Answer {
     compute(work, value, Route::Cached).await

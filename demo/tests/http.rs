@@ -141,6 +141,25 @@ async fn routes_run_the_function_direct_and_cached_and_report_it() {
         "{metrics}"
     );
 
+    // POST /invalidate: every cached value is a miss again; the next call computes anew.
+    let request = Request::post("/invalidate")
+        .body(Body::empty())
+        .expect("a request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let again = get_json(&router, "/cached/alpha").await;
+    assert_eq!(
+        again["execution"], 2,
+        "a miss after the invalidation: {again}"
+    );
+    assert_eq!(
+        get_json(&router, "/cached/alpha").await,
+        again,
+        "then a hit"
+    );
+    let f = &get_json(&router, "/stats").await["functions"]["demo::cached"];
+    assert_eq!((&f["missed"], &f["success"]), (&2.into(), &2.into()), "{f}");
+
     // /history: what the page's chart draws; the sampler runs only in a served worker, so it
     // is empty here but well-formed.
     assert_eq!(get_json(&router, "/history").await, Value::Array(vec![]));
@@ -150,6 +169,7 @@ async fn routes_run_the_function_direct_and_cached_and_report_it() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.starts_with("<!doctype html>"));
     assert!(page.contains("id=\"chart\"") && page.contains("fetch(\"/stats\")"));
+    assert!(page.contains("fetch(\"/invalidate\", { method: \"POST\" })"));
     assert!(
         only_svg_namespace(&page),
         "the page loads nothing from elsewhere"
