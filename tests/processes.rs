@@ -65,7 +65,7 @@ fn a_waiter_in_another_process_wakes_when_the_value_lands_without_computing() {
     let parent = std::thread::spawn(|| slow_report(7));
     assert!(eventually(SOON, || RUNS.get() == 1), "the parent computes");
 
-    let child_url = url.clone();
+    let child_url = url;
     let child = std::thread::spawn(move || {
         run_child(
             "child_waits_for_the_parent",

@@ -32,7 +32,7 @@ fn time(what: &str, mut step: impl FnMut()) -> f64 {
 }
 
 /// Prints the cost of each step of a hit of `cached_async(1)`, and their sum.
-pub fn costs(fx: &Fixture) {
+pub(crate) fn costs(fx: &Fixture) {
     eprintln!("\nhits: CPU cost per hit step, {N} iterations each, no I/O");
     let mut total = 0.0;
 

@@ -18,17 +18,17 @@ use crate::{
 };
 
 /// Concurrent tasks or threads in the throughput measurements.
-pub const CONCURRENCY: usize = 64;
+pub(crate) const CONCURRENCY: usize = 64;
 
 /// Calls made by worker `i` of [`CONCURRENCY`] when `n` calls are shared out.
-pub fn share(n: u64, i: usize) -> u64 {
+pub(crate) fn share(n: u64, i: usize) -> u64 {
     let workers = CONCURRENCY as u64;
     n / workers + u64::from((i as u64) < n % workers)
 }
 
 /// What an async caller does once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsyncOp {
+pub(crate) enum AsyncOp {
     /// `GET` on a multiplexed connection of the caller's runtime: the baseline.
     Raw,
     /// A hit of the cached async function.
@@ -54,7 +54,7 @@ impl AsyncCaller {
 }
 
 /// The server, the runtimes, the connections and the keys (the caches are in `main.rs`).
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub server: RedisServer,
     /// The bench's ("the user's") runtime: async callers run in its tasks.
     pub rt: Runtime,
@@ -71,7 +71,7 @@ pub struct Fixture {
 
 impl Fixture {
     /// Starts the server, sets [`CACHE`], opens the connections and fills both cached entries.
-    pub fn start() -> Fixture {
+    pub(crate) fn start() -> Fixture {
         let server = RedisServer::start();
         let sync_connections = env_u64(
             "HITS_SYNC_CONNECTIONS",
@@ -145,7 +145,7 @@ impl Fixture {
 
     /// `n` sequential calls of `op` in one spawned task of `rt` (where user code runs, not
     /// `block_on` on this thread); their total time.
-    pub fn async_seq(&self, op: AsyncOp, n: u64) -> Duration {
+    pub(crate) fn async_seq(&self, op: AsyncOp, n: u64) -> Duration {
         if op == AsyncOp::Cached {
             count_hits(n + 1);
         }
@@ -163,7 +163,7 @@ impl Fixture {
     }
 
     /// `n` calls of `op` spread over [`CONCURRENCY`] tasks of `rt`; wall time.
-    pub fn async_par(&self, op: AsyncOp, n: u64) -> Duration {
+    pub(crate) fn async_par(&self, op: AsyncOp, n: u64) -> Duration {
         if op == AsyncOp::Cached {
             count_hits(n);
         }
@@ -187,7 +187,7 @@ impl Fixture {
     }
 
     /// A clone of the raw multiplexed connection (of `rt`).
-    pub fn conn(&self) -> MultiplexedConnection {
+    pub(crate) fn conn(&self) -> MultiplexedConnection {
         self.caller.conn.clone()
     }
 }

@@ -142,7 +142,7 @@ fn report(case: &str, series: &[Series], throughput: bool) {
 }
 
 /// Runs the four cases, `rounds` rounds each, and prints them.
-pub fn run(fx: &Fixture, team: &Team, rounds: u64) {
+pub(crate) fn run(fx: &Fixture, team: &Team, rounds: u64) {
     eprintln!(
         "\nhits summary: {rounds} rounds per case; each round times {}x{} calls per variant \
          (latency) or {}x{} (throughput), the variants alternating block by block",

@@ -60,7 +60,7 @@ fn count(op: SyncOp, n: u64) {
 
 /// What a sync caller does once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncOp {
+pub(crate) enum SyncOp {
     /// `GET` on this thread's own blocking `redis::Connection`: the baseline.
     RawConn,
     /// `GET` on the multiplexed connection of the fixture's `side` runtime, through
@@ -76,7 +76,7 @@ pub enum SyncOp {
 }
 
 /// What a sync caller needs for [`SyncCaller::call`]; its blocking connection opens on first use.
-pub struct SyncCaller {
+pub(crate) struct SyncCaller {
     conn: Option<redis::Connection>,
     url: String,
     side: Handle,
@@ -85,7 +85,7 @@ pub struct SyncCaller {
 }
 
 impl SyncCaller {
-    pub fn new(fx: &Fixture) -> SyncCaller {
+    pub(crate) fn new(fx: &Fixture) -> SyncCaller {
         SyncCaller {
             conn: None,
             url: fx.server.url(),
@@ -127,7 +127,7 @@ impl SyncCaller {
     }
 
     /// `n` calls of `op` on this thread, after one untimed call; their total time.
-    pub fn seq(&mut self, op: SyncOp, n: u64) -> Duration {
+    pub(crate) fn seq(&mut self, op: SyncOp, n: u64) -> Duration {
         count(op, n + 1);
         self.call(op); // opens this thread's connection outside the timing
         let t = Instant::now();
@@ -139,7 +139,7 @@ impl SyncCaller {
 }
 
 /// [`CONCURRENCY`] threads that run one batch of sync calls on demand.
-pub struct Team {
+pub(crate) struct Team {
     job: Arc<Mutex<(SyncOp, u64)>>,
     start: Arc<Barrier>,
     done: Arc<Barrier>,
@@ -148,7 +148,7 @@ pub struct Team {
 
 impl Team {
     /// Starts the threads and opens each one's blocking connection.
-    pub fn new(fx: &Fixture) -> Team {
+    pub(crate) fn new(fx: &Fixture) -> Team {
         let job = Arc::new(Mutex::new((SyncOp::Quit, 0)));
         let start = Arc::new(Barrier::new(CONCURRENCY + 1));
         let done = Arc::new(Barrier::new(CONCURRENCY + 1));
@@ -186,7 +186,7 @@ impl Team {
     }
 
     /// `n` calls of `op` shared by the team; wall time.
-    pub fn run(&self, op: SyncOp, n: u64) -> Duration {
+    pub(crate) fn run(&self, op: SyncOp, n: u64) -> Duration {
         count(op, n);
         *self.job.lock().expect("job") = (op, n);
         let t = Instant::now();

@@ -26,6 +26,15 @@ pub struct Demo {
     metrics: Option<PrometheusHandle>,
 }
 
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo")
+            .field("work", &self.work)
+            .field("metrics", &self.metrics.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Demo {
     /// The routes' state: the function's settings, the counters' history, and the Prometheus
     /// handle (see [`install_metrics`]; `None` serves an empty `/metrics`).

@@ -37,6 +37,7 @@ pub struct WorkerConfig {
 }
 
 /// A worker serving in this process.
+#[derive(Debug)]
 pub struct Worker {
     /// Where it listens.
     pub addr: SocketAddr,

@@ -70,6 +70,14 @@ pub struct Work {
     inner: Arc<WorkInner>,
 }
 
+impl std::fmt::Debug for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Work")
+            .field("worker", &self.worker())
+            .finish_non_exhaustive()
+    }
+}
+
 struct WorkInner {
     io: Duration,
     rounds: u32,
@@ -134,12 +142,12 @@ pub async fn direct(work: &Work, value: &str) -> Answer {
     compute(work, value, Route::Direct).await
 }
 
-/// `/cached/{value}`: fresh for 2 s, then served stale while one refresh runs; gone after 10 s
-/// (the Python demo's settings). A miss waits for the value, and concurrent misses of the same
-/// value, in every worker, share one execution.
 /// The cached function's name in keys and stats.
 pub const CACHED_NAME: &str = "demo::cached";
 
+/// `/cached/{value}`: fresh for 2 s, then served stale while one refresh runs; gone after 10 s
+/// (the Python demo's settings). A miss waits for the value, and concurrent misses of the same
+/// value, in every worker, share one execution.
 #[cache(cache = demo_cache(), name = "demo::cached", refresh = 2, expire = 10, wait = true, skip(work))]
 pub async fn cached(work: &Work, value: &str) -> Answer {
     compute(work, value, Route::Cached).await

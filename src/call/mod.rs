@@ -49,7 +49,7 @@ use returns::Shape;
 use store::run_and_store;
 
 /// One execution of the cached function, owning what it needs.
-pub trait Job<R>: Send + 'static {
+pub(crate) trait Job<R>: Send + 'static {
     /// Runs the function on the caller's path.
     fn run(self) -> impl Future<Output = R> + Send;
     /// Runs `task` in the background the way this kind of function should: on the caller's

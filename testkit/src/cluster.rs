@@ -28,6 +28,7 @@ const NODE_READY_LIMIT: Duration = Duration::from_secs(10);
 const SETTLE_LIMIT: Duration = Duration::from_secs(60);
 
 /// A primary killed with [`Cluster::kill`]: who could take over from it.
+#[derive(Debug)]
 struct Killed {
     port: u16,
     id: String,
@@ -36,6 +37,7 @@ struct Killed {
 
 /// A running Redis Cluster of six nodes; every process is killed and reaped, and its
 /// directories removed, on drop.
+#[derive(Debug)]
 pub struct Cluster {
     nodes: Vec<Node>,
     /// Parent of every node's directory.

@@ -21,6 +21,7 @@ const QUIET_DOWN_AFTER_MS: u64 = 30_000;
 const FAULT_DOWN_AFTER_MS: u64 = 1_000;
 
 /// A watched primary with its replica; every process is stopped on drop.
+#[derive(Debug)]
 pub struct Sentinels {
     /// The primary the sentinels were told to watch (after [`fail_over`](Self::fail_over),
     /// killed).

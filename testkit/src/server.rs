@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::binaries;
 
 /// A `redis-server` owned by one test: free port, no persistence, killed and reaped on drop.
+#[derive(Debug)]
 pub struct RedisServer {
     child: Child,
     /// The loopback port it listens on; a [`restart`](Self::restart) keeps it.

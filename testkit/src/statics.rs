@@ -22,6 +22,7 @@ const GATE_LIMIT: Duration = Duration::from_secs(60);
 ///
 /// With `rediscache`, `static CACHE: Slot<RedisCache> = Slot::new();`, then
 /// `CACHE.set(cache_on(&server))` and `#[cache(cache = CACHE, ...)]`.
+#[derive(Debug)]
 pub struct Slot<T>(OnceLock<T>);
 
 impl<T> Slot<T> {
@@ -71,6 +72,7 @@ impl<T> Deref for Slot<T> {
 }
 
 /// A counter of function executions, readable from tests.
+#[derive(Debug)]
 pub struct Runs(AtomicUsize);
 
 impl Runs {
@@ -97,6 +99,7 @@ impl Default for Runs {
 }
 
 /// A gate a cached function's body waits at until the test opens it.
+#[derive(Debug)]
 pub struct Gate {
     open: Mutex<bool>,
     cv: Condvar,

@@ -14,6 +14,7 @@ const READY_LIMIT: Duration = Duration::from_secs(10);
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, in a temp dir that is
 /// removed on drop. Files: `ca.crt`, `ca.key`, `server.crt`, `server.key`, `client.crt`,
 /// `client.key`.
+#[derive(Debug)]
 pub struct Pki {
     dir: PathBuf,
 }
@@ -132,6 +133,7 @@ fn run_openssl(args: &[&str]) {
 
 /// A `redis-server` that speaks only TLS, with a [`Pki`]'s server certificate; killed and
 /// reaped on drop.
+#[derive(Debug)]
 pub struct TlsServer {
     child: Child,
     /// Its TLS port on 127.0.0.1 (it has no plain-text port).

@@ -190,16 +190,18 @@ fn kill_and_wait_failover_promote_the_replica_and_the_cluster_is_ok_again() {
     let mut cluster = start();
     let key = "survives-failover";
     let victim = cluster.primary_for_key(key);
+    // WAIT counts the replicas that acknowledged this connection's writes: the same one.
+    let mut writer = conn(victim);
     let () = redis::cmd("SET")
         .arg(key)
         .arg("kept")
-        .query(&mut conn(victim))
+        .query(&mut writer)
         .unwrap();
     // Acknowledged by its replica before the primary dies.
     let acked: i64 = redis::cmd("WAIT")
         .arg(1)
         .arg(5000)
-        .query(&mut conn(victim))
+        .query(&mut writer)
         .unwrap();
     assert_eq!(acked, 1);
     let replica = cluster.replicas_of(victim);

@@ -6,7 +6,7 @@ use rediscache::{RedisCache, RedisCacheBuilder};
 use testkit::{Target, Topo};
 
 /// `.builder()` on any deployment: a cache builder pointed at it.
-pub trait Builder {
+pub(crate) trait Builder {
     /// A cache builder pointed at this deployment, everything else default.
     fn builder(&self) -> RedisCacheBuilder;
 }
@@ -24,6 +24,6 @@ impl<T: Topo + ?Sized> Builder for T {
 }
 
 /// A cache on `redis`, everything else default.
-pub fn cache_on(redis: &dyn Topo) -> RedisCache {
+pub(crate) fn cache_on(redis: &dyn Topo) -> RedisCache {
     redis.builder().build().expect("valid configuration")
 }

@@ -18,6 +18,7 @@ const PORTS: std::ops::Range<u16> = 20000..45000;
 pub(super) const BUS: u16 = 10000;
 
 /// One `redis-server` of the cluster.
+#[derive(Debug)]
 pub(super) struct Node {
     pub(super) port: u16,
     /// `None` once [`Cluster::kill`](super::Cluster::kill)ed.
