@@ -213,6 +213,34 @@ impl Function {
         )
     }
 
+    /// [`get_or_default`](Self::get_or_default) for sync code; needs no runtime.
+    ///
+    /// ```no_run
+    /// use rediscache::{Function, RedisCache};
+    ///
+    /// static FEED: Function = Function::new("app::feed").wait(false);
+    /// # fn demo(cache: &RedisCache) {
+    /// let feed: Vec<String> =
+    ///     FEED.get_or_default_blocking(cache, ("home",), Vec::new, || vec!["news".to_string()]);
+    /// # }
+    /// ```
+    pub fn get_or_default_blocking<A, T, D, F>(
+        &'static self,
+        cache: &RedisCache,
+        args: A,
+        default: D,
+        compute: F,
+    ) -> T
+    where
+        A: Args,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        D: FnOnce() -> T,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let make = || SyncJob(compute);
+        call::blocking::call_sync(cache, self, args.key_args(), make, Some(default), Plain)
+    }
+
     /// [`try_get_or_compute`](Self::try_get_or_compute) for sync code; needs no runtime.
     ///
     /// ```no_run
