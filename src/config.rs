@@ -45,6 +45,9 @@ impl Default for Settings {
     }
 }
 
+/// Reads an environment variable: `std::env::var` in production, a map in tests.
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Where Redis is, as code asked for it through the builder; every field possibly unset.
 #[derive(Clone, Default)]
 pub(crate) struct Requested {
@@ -116,7 +119,7 @@ impl Target {
 
     /// The settings of the environment: `REDIS_URL`, then `REDIS_SERVICE_HOST`, `_PORT`, `_DB`,
     /// `_PASSWORD` over it.
-    pub(crate) fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<Target, Error> {
+    pub(crate) fn from_env(var: Env<'_>) -> Result<Target, Error> {
         let mut target = match var("REDIS_URL") {
             Some(url) => Target::from_url(&url, "REDIS_URL")?,
             None => Target::default(),
@@ -202,10 +205,7 @@ impl fmt::Display for Redacted<'_> {
 impl Requested {
     /// The topology: sentinels or cluster nodes if given, else one server from the URL, or
     /// (when `env` is given) the environment, with the fields given in code over it.
-    pub(crate) fn topology(
-        &self,
-        env: Option<&dyn Fn(&str) -> Option<String>>,
-    ) -> Result<Topology, Error> {
+    pub(crate) fn topology(&self, env: Option<Env<'_>>) -> Result<Topology, Error> {
         if let Some((sentinels, master)) = &self.sentinel {
             return self.sentinel_topology(sentinels, master);
         }

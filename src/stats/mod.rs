@@ -123,7 +123,7 @@ impl Stats {
 
 /// A cached function's pending counts, in its `static` options: counting is one atomic add,
 /// with no lookup. The cache that first counts for the function owns and flushes them (see
-/// [`pending`]).
+/// `stats/pending.rs`).
 #[derive(Debug)]
 pub struct FunctionStats {
     pub(crate) counters: Counters,
