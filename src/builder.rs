@@ -39,23 +39,25 @@ pub struct RedisCacheBuilder {
 
 impl std::fmt::Debug for RedisCacheBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisCacheBuilder")
-            .field("url", &self.at.url.as_ref().map(|_| "<set>"))
-            .field("cluster", &self.at.cluster.as_ref().map(Vec::len))
-            .field(
-                "sentinel",
-                &self
-                    .at
-                    .sentinel
-                    .as_ref()
-                    .map(|(nodes, master)| (nodes.len(), master)),
-            )
-            .field("tls_ca_file", &self.at.tls_ca_file)
-            .field(
-                "tls_client_cert",
-                &self.at.tls_client.as_ref().map(|(cert, _)| cert),
-            )
-            .field("host", &self.at.fields.host)
+        let mut d = f.debug_struct("RedisCacheBuilder");
+        d.field("url", &self.at.url.as_ref().map(|_| "<set>"));
+        #[cfg(feature = "cluster")]
+        d.field("cluster", &self.at.cluster.as_ref().map(Vec::len));
+        #[cfg(feature = "sentinel")]
+        d.field(
+            "sentinel",
+            &self
+                .at
+                .sentinel
+                .as_ref()
+                .map(|(nodes, master)| (nodes.len(), master)),
+        );
+        #[cfg(feature = "tls")]
+        d.field("tls_ca_file", &self.at.tls_ca_file).field(
+            "tls_client_cert",
+            &self.at.tls_client.as_ref().map(|(cert, _)| cert),
+        );
+        d.field("host", &self.at.fields.host)
             .field("port", &self.at.fields.port)
             .field("db", &self.at.fields.db)
             .field("password", &self.at.fields.password.as_ref().map(|_| "***"))
@@ -98,9 +100,10 @@ impl RedisCacheBuilder {
     /// ```
     pub const DEFAULT_PREFIX: &'static str = config::DEFAULT_PREFIX;
 
-    /// Connects to this URL: `redis://[user:password@]host[:port][/db]`. Replaces every
-    /// connection setting of the environment; `host`, `port`, `db` and `password` given here
-    /// still override its parts.
+    /// Connects to this URL: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS
+    /// (with the `tls` feature; without it `build()` returns an [`Error::Config`] naming it).
+    /// Replaces every connection setting of the environment; `host`, `port`, `db` and
+    /// `password` given here still override its parts.
     ///
     /// ```
     /// use rediscache::RedisCache;
@@ -123,7 +126,7 @@ impl RedisCacheBuilder {
     /// Uses a Redis Cluster, found through any of these nodes (`redis://[user:password@]host:port`
     /// each; the cluster tells the rest). All keys of one entry share a hash slot, so every
     /// feature works unchanged. Replaces `url`, `host`, `port` and the environment; `username`
-    /// and `password` given here apply to every node.
+    /// and `password` given here apply to every node. Needs the `cluster` feature (a default).
     ///
     /// ```
     /// use rediscache::RedisCache;
@@ -133,6 +136,8 @@ impl RedisCacheBuilder {
     ///     .build()?;
     /// # Ok::<(), rediscache::Error>(())
     /// ```
+    #[cfg(feature = "cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
     pub fn cluster<I, S>(mut self, nodes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -144,7 +149,8 @@ impl RedisCacheBuilder {
 
     /// Uses the primary that Redis Sentinel names for `master`, asking these sentinels
     /// (`redis://[user:password@]host:port` each); after a failover the cache follows the new
-    /// primary. `db`, `username` and `password` given here are those of the primary.
+    /// primary. `db`, `username` and `password` given here are those of the primary. Needs the
+    /// `sentinel` feature (a default).
     ///
     /// ```
     /// use rediscache::RedisCache;
@@ -155,6 +161,8 @@ impl RedisCacheBuilder {
     ///     .build()?;
     /// # Ok::<(), rediscache::Error>(())
     /// ```
+    #[cfg(feature = "sentinel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
     pub fn sentinel<I, S>(mut self, sentinels: I, master: impl Into<String>) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -168,7 +176,8 @@ impl RedisCacheBuilder {
     }
 
     /// Trusts the certificate authority in this PEM file for `rediss://` connections, besides
-    /// the system's roots (for servers with a private CA). Read by `build()`.
+    /// the system's roots (for servers with a private CA). Read by `build()`. Needs the `tls`
+    /// feature (a default), as `rediss://` itself does.
     ///
     /// ```no_run
     /// use rediscache::RedisCache;
@@ -180,13 +189,15 @@ impl RedisCacheBuilder {
     ///     .build()?;
     /// # Ok::<(), rediscache::Error>(())
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.at.tls_ca_file = Some(path.into());
         self
     }
 
     /// Presents this client certificate and private key (PEM files) to servers that check
-    /// clients (`tls-auth-clients yes`). Read by `build()`.
+    /// clients (`tls-auth-clients yes`). Read by `build()`. Needs the `tls` feature (a default).
     ///
     /// ```
     /// use rediscache::RedisCache;
@@ -198,6 +209,8 @@ impl RedisCacheBuilder {
     ///     .build();
     /// assert!(missing.is_err());
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_client_cert(
         mut self,
         cert: impl Into<std::path::PathBuf>,

@@ -1,6 +1,8 @@
 //! The `Cluster` test helper itself (`tests/support/cluster.rs`): a real six-node Redis Cluster
 //! starts healthy, a key lands on the primary the helper names, a slot migrates with its keys,
 //! and a killed primary's replica takes over.
+// One test talks through redis's cluster client, which the `cluster` feature brings.
+#![cfg(feature = "cluster")]
 
 mod support;
 

@@ -68,6 +68,7 @@ impl Topo for RedisServer {
     }
 }
 
+#[cfg(feature = "cluster")]
 impl Topo for cluster::Cluster {
     fn builder(&self) -> rediscache::RedisCacheBuilder {
         rediscache::RedisCache::builder().cluster(self.urls())
@@ -84,6 +85,7 @@ impl Topo for cluster::Cluster {
     }
 }
 
+#[cfg(feature = "sentinel")]
 impl Topo for sentinel::Sentinels {
     fn builder(&self) -> rediscache::RedisCacheBuilder {
         rediscache::RedisCache::builder().sentinel(self.urls(), sentinel::MASTER)
@@ -102,11 +104,16 @@ impl Topo for sentinel::Sentinels {
 pub fn start_topology() -> Box<dyn Topo> {
     show_warnings();
     match std::env::var("REDISCACHE_TEST_TOPOLOGY").as_deref() {
+        #[cfg(feature = "cluster")]
         Ok("cluster") => Box::new(cluster::Cluster::start()),
+        #[cfg(feature = "sentinel")]
         Ok("sentinel") => Box::new(sentinel::Sentinels::start()),
         Ok("single") | Err(_) => Box::new(RedisServer::start()),
         Ok(other) => {
-            panic!("REDISCACHE_TEST_TOPOLOGY={other:?}: expected single, cluster or sentinel")
+            panic!(
+                "REDISCACHE_TEST_TOPOLOGY={other:?}: expected single, cluster or sentinel \
+                 (cluster and sentinel need the features of those names)"
+            )
         }
     }
 }
