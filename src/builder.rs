@@ -100,10 +100,12 @@ impl RedisCacheBuilder {
     /// ```
     pub const DEFAULT_PREFIX: &'static str = config::DEFAULT_PREFIX;
 
-    /// Connects to this URL: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS
-    /// (with the `tls` feature; without it `build()` returns an [`Error::Config`] naming it).
-    /// Replaces every connection setting of the environment; `host`, `port`, `db` and
-    /// `password` given here still override its parts.
+    /// Connects to this URL: `redis://[user:password@]host[:port][/db]`. Replaces every
+    /// connection setting of the environment; `host`, `port`, `db` and `password` given here
+    /// still override its parts.
+    ///
+    /// `rediss://` connects over TLS, with the `tls` feature; without it `build()` returns an
+    /// [`Error::Config`] that names the feature.
     ///
     /// ```
     /// use rediscache::RedisCache;

@@ -60,7 +60,8 @@
 //! # Features
 //! All four are on by default, so every topology works as documented. For one plain Redis
 //! server, `default-features = false` leaves out TLS, cluster and sentinel support and the
-//! `metrics` facade (about half the dependency graph; the README measures it):
+//! `metrics` facade: 20 of the 106 crates, rustls and ring among them, and about half the
+//! release build time (the README has the measurements):
 //!
 //! ```toml
 //! rediscache = { version = "0.1", default-features = false }                        # one server
