@@ -40,23 +40,25 @@ pub struct RedisCacheBuilder {
 
 impl std::fmt::Debug for RedisCacheBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisCacheBuilder")
-            .field("url", &self.at.url.as_ref().map(|_| "<set>"))
-            .field("cluster", &self.at.cluster.as_ref().map(Vec::len))
-            .field(
-                "sentinel",
-                &self
-                    .at
-                    .sentinel
-                    .as_ref()
-                    .map(|(nodes, master)| (nodes.len(), master)),
-            )
-            .field("tls_ca_file", &self.at.tls_ca_file)
-            .field(
-                "tls_client_cert",
-                &self.at.tls_client.as_ref().map(|(cert, _)| cert),
-            )
-            .field("host", &self.at.fields.host)
+        let mut d = f.debug_struct("RedisCacheBuilder");
+        d.field("url", &self.at.url.as_ref().map(|_| "<set>"));
+        #[cfg(feature = "cluster")]
+        d.field("cluster", &self.at.cluster.as_ref().map(Vec::len));
+        #[cfg(feature = "sentinel")]
+        d.field(
+            "sentinel",
+            &self
+                .at
+                .sentinel
+                .as_ref()
+                .map(|(nodes, master)| (nodes.len(), master)),
+        );
+        #[cfg(feature = "tls")]
+        d.field("tls_ca_file", &self.at.tls_ca_file).field(
+            "tls_client_cert",
+            &self.at.tls_client.as_ref().map(|(cert, _)| cert),
+        );
+        d.field("host", &self.at.fields.host)
             .field("port", &self.at.fields.port)
             .field("db", &self.at.fields.db)
             .field("password", &self.at.fields.password.as_ref().map(|_| "***"))
@@ -114,6 +116,9 @@ impl RedisCacheBuilder {
     /// connection setting of the environment; `host`, `port`, `db` and `password` given here
     /// still override its parts.
     ///
+    /// `rediss://` connects over TLS, with the `tls` feature; without it `build()` returns an
+    /// [`Error::Config`] that names the feature.
+    ///
     /// ```
     /// use rediscache::RedisCache;
     ///
@@ -135,7 +140,7 @@ impl RedisCacheBuilder {
     /// Uses a Redis Cluster, found through any of these nodes (`redis://[user:password@]host:port`
     /// each; the cluster tells the rest). All keys of one entry share a hash slot, so every
     /// feature works unchanged. Replaces `url`, `host`, `port` and the environment; `username`
-    /// and `password` given here apply to every node.
+    /// and `password` given here apply to every node. Needs the `cluster` feature (a default).
     ///
     /// ```
     /// use rediscache::RedisCache;
@@ -145,6 +150,8 @@ impl RedisCacheBuilder {
     ///     .build()?;
     /// # Ok::<(), rediscache::Error>(())
     /// ```
+    #[cfg(feature = "cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
     pub fn cluster<I, S>(mut self, nodes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -156,7 +163,8 @@ impl RedisCacheBuilder {
 
     /// Uses the primary that Redis Sentinel names for `master`, asking these sentinels
     /// (`redis://[user:password@]host:port` each); after a failover the cache follows the new
-    /// primary. `db`, `username` and `password` given here are those of the primary.
+    /// primary. `db`, `username` and `password` given here are those of the primary. Needs the
+    /// `sentinel` feature (a default).
     ///
     /// ```
     /// use rediscache::RedisCache;
@@ -167,6 +175,8 @@ impl RedisCacheBuilder {
     ///     .build()?;
     /// # Ok::<(), rediscache::Error>(())
     /// ```
+    #[cfg(feature = "sentinel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
     pub fn sentinel<I, S>(mut self, sentinels: I, master: impl Into<String>) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -180,7 +190,8 @@ impl RedisCacheBuilder {
     }
 
     /// Trusts the certificate authority in this PEM file for `rediss://` connections, besides
-    /// the system's roots (for servers with a private CA). Read by `build()`.
+    /// the system's roots (for servers with a private CA). Read by `build()`. Needs the `tls`
+    /// feature (a default), as `rediss://` itself does.
     ///
     /// ```no_run
     /// use rediscache::RedisCache;
@@ -192,13 +203,15 @@ impl RedisCacheBuilder {
     ///     .build()?;
     /// # Ok::<(), rediscache::Error>(())
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.at.tls_ca_file = Some(path.into());
         self
     }
 
     /// Presents this client certificate and private key (PEM files) to servers that check
-    /// clients (`tls-auth-clients yes`). Read by `build()`.
+    /// clients (`tls-auth-clients yes`). Read by `build()`. Needs the `tls` feature (a default).
     ///
     /// ```
     /// use rediscache::RedisCache;
@@ -210,6 +223,8 @@ impl RedisCacheBuilder {
     ///     .build();
     /// assert!(missing.is_err());
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_client_cert(
         mut self,
         cert: impl Into<std::path::PathBuf>,

@@ -4,13 +4,16 @@
 //! and [`Settings`], checking everything without touching the network.
 
 use std::fmt;
+#[cfg(feature = "tls")]
 use std::path::PathBuf;
 use std::time::Duration;
 
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
 
 use crate::Error;
-use crate::backend::topology::{Certs, SentinelTopology, Topology};
+#[cfg(feature = "sentinel")]
+use crate::backend::topology::SentinelTopology;
+use crate::backend::topology::{Certs, Topology};
 
 /// Default host when neither code nor the environment names one.
 pub(crate) const DEFAULT_HOST: &str = "localhost";
@@ -58,9 +61,13 @@ pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 #[derive(Clone, Default)]
 pub(crate) struct Requested {
     pub(crate) url: Option<String>,
+    #[cfg(feature = "cluster")]
     pub(crate) cluster: Option<Vec<String>>,
+    #[cfg(feature = "sentinel")]
     pub(crate) sentinel: Option<(Vec<String>, String)>,
+    #[cfg(feature = "tls")]
     pub(crate) tls_ca_file: Option<PathBuf>,
+    #[cfg(feature = "tls")]
     pub(crate) tls_client: Option<(PathBuf, PathBuf)>,
     /// Host, port, db and credentials given one by one.
     pub(crate) fields: Target,
@@ -93,6 +100,15 @@ impl fmt::Debug for Target {
 impl Target {
     /// Reads a `redis://` URL; `source` names where it came from, for the error.
     pub(crate) fn from_url(url: &str, source: &str) -> Result<Target, Error> {
+        // Checked here, not left to redis: another crate may turn on redis's TLS, and this
+        // cache would then connect over TLS without the certificates a user cannot give it.
+        #[cfg(not(feature = "tls"))]
+        if is_tls_url(url) {
+            return Err(Error::config(
+                source,
+                "a rediss:// URL needs TLS: enable rediscache's `tls` feature",
+            ));
+        }
         let info = url.into_connection_info().map_err(|e| {
             Error::config(
                 source,
@@ -191,6 +207,16 @@ impl Target {
     }
 }
 
+/// Whether `url` asks for TLS (`rediss://`, or `valkeys://` as redis also reads).
+#[cfg(not(feature = "tls"))]
+fn is_tls_url(url: &str) -> bool {
+    url.trim_start()
+        .split_once("://")
+        .is_some_and(|(scheme, _)| {
+            scheme.eq_ignore_ascii_case("rediss") || scheme.eq_ignore_ascii_case("valkeys")
+        })
+}
+
 /// Shows where a `ConnectionInfo` points, never its password.
 pub(crate) struct Redacted<'a>(pub(crate) &'a ConnectionInfo);
 
@@ -212,9 +238,11 @@ impl Requested {
     /// The topology: sentinels or cluster nodes if given, else one server from the URL, or
     /// (when `env` is given) the environment, with the fields given in code over it.
     pub(crate) fn topology(&self, env: Option<Env<'_>>) -> Result<Topology, Error> {
+        #[cfg(feature = "sentinel")]
         if let Some((sentinels, master)) = &self.sentinel {
             return self.sentinel_topology(sentinels, master);
         }
+        #[cfg(feature = "cluster")]
         if let Some(nodes) = &self.cluster {
             return self.cluster_topology(nodes);
         }
@@ -236,6 +264,7 @@ impl Requested {
     }
 
     /// The TLS files, read now so a missing or unreadable one is an error from `build()`.
+    #[cfg(feature = "tls")]
     pub(crate) fn certs(&self) -> Result<Option<Certs>, Error> {
         if self.tls_ca_file.is_none() && self.tls_client.is_none() {
             return Ok(None);
@@ -260,12 +289,20 @@ impl Requested {
         }))
     }
 
+    /// Without the `tls` feature there is no way to ask for certificates.
+    #[cfg(not(feature = "tls"))]
+    pub(crate) fn certs(&self) -> Result<Option<Certs>, Error> {
+        Ok(None)
+    }
+
     /// The sentinels, and the primary's database and credentials from the builder.
+    #[cfg(feature = "sentinel")]
     fn sentinel_topology(&self, sentinels: &[String], master: &str) -> Result<Topology, Error> {
-        if self.url.is_some()
-            || self.fields.host.is_some()
-            || self.fields.port.is_some()
-            || self.cluster.is_some()
+        #[cfg(feature = "cluster")]
+        let cluster = self.cluster.is_some();
+        #[cfg(not(feature = "cluster"))]
+        let cluster = false;
+        if self.url.is_some() || self.fields.host.is_some() || self.fields.port.is_some() || cluster
         {
             return Err(Error::config(
                 "sentinel",
@@ -301,6 +338,7 @@ impl Requested {
     }
 
     /// The nodes of a cluster, with the builder's `username` and `password` over each.
+    #[cfg(feature = "cluster")]
     fn cluster_topology(&self, nodes: &[String]) -> Result<Topology, Error> {
         if self.url.is_some() || self.fields.host.is_some() || self.fields.port.is_some() {
             return Err(Error::config(
@@ -452,6 +490,36 @@ mod tests {
             matches!(&err, Error::Config { setting, .. } if setting == "url"),
             "{err}"
         );
+    }
+
+    // The feature's whole promise: a clear error from build(), not a failed connection later.
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn rediss_without_the_tls_feature_is_a_config_error_naming_it() {
+        let err = RedisCache::builder()
+            .url("rediss://h:6380/0")
+            .build_with_env(&no_env)
+            .expect_err("no TLS without the feature");
+        assert!(
+            matches!(&err, Error::Config { setting, .. } if setting == "url"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`tls` feature"), "{err}");
+        let env = |k: &str| (k == "REDIS_URL").then(|| " ValKeyS://h:6380".to_string());
+        let err = RedisCache::builder()
+            .build_with_env(&env)
+            .expect_err("nor from the environment");
+        assert!(err.to_string().contains("REDIS_URL"), "{err}");
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn rediss_with_the_tls_feature_is_accepted() {
+        let cache = RedisCache::builder()
+            .url("rediss://h:6380/0")
+            .build_with_env(&no_env)
+            .expect("valid");
+        assert!(format!("{cache:?}").contains("h:6380"));
     }
 
     #[test]

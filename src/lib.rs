@@ -28,7 +28,8 @@
 //! - [`RedisCache`] and [`RedisCacheBuilder`]: where the cache lives (code > environment >
 //!   defaults): one server, a Redis Cluster ([`RedisCacheBuilder::cluster`]), a primary behind
 //!   Redis Sentinel ([`RedisCacheBuilder::sentinel`]), with TLS
-//!   ([`RedisCacheBuilder::tls_ca_file`]) and ACL users.
+//!   ([`RedisCacheBuilder::tls_ca_file`]) and ACL users; each topology beyond one server is a
+//!   [feature](#features).
 //! - [`Stats`]: counters shared by every process using the same Redis database, in total and per
 //!   function ([`RedisCache::stats_by_function`]); the same counters and a recompute-duration
 //!   histogram through the `metrics` facade, and `tracing` spans on the slow paths.
@@ -55,6 +56,29 @@
 //! runtime for connections and refreshes. Calling it from async code blocks that task's thread
 //! for one round trip on a hit (as any blocking call would); prefer `spawn_blocking` or an async
 //! function there.
+//!
+//! # Features
+//! All four are on by default, so every topology works as documented. For one plain Redis
+//! server, `default-features = false` leaves out TLS, cluster and sentinel support and the
+//! `metrics` facade: 20 of the 106 crates, rustls and ring among them, and about half the
+//! release build time (the README has the measurements):
+//!
+//! ```toml
+//! rediscache = { version = "0.1", default-features = false }                        # one server
+//! rediscache = { version = "0.1", default-features = false, features = ["cluster"] } # or pick
+//! ```
+//!
+//! | feature | adds | brings in |
+//! |---|---|---|
+//! | `tls` | `rediss://` URLs, [`tls_ca_file`](RedisCacheBuilder::tls_ca_file), [`tls_client_cert`](RedisCacheBuilder::tls_client_cert) | `rustls` (with `ring`), redis's `tokio-rustls-comp` |
+//! | `cluster` | [`cluster`](RedisCacheBuilder::cluster) | redis's `cluster-async` |
+//! | `sentinel` | [`sentinel`](RedisCacheBuilder::sentinel) | redis's `sentinel` |
+//! | `metrics` | `rediscache_events_total` and `rediscache_recompute_seconds` through the [`metrics`](https://docs.rs/metrics) facade | `metrics` |
+//!
+//! Without its feature a builder method does not exist, so asking for it is a compile error;
+//! a `rediss://` URL (in code or `REDIS_URL`) without `tls` is an [`Error::Config`] from
+//! `build()` that names the feature. [`Stats`] and `tracing` are there either way.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),
     deny(clippy::panic, clippy::unwrap_used, clippy::expect_used)
@@ -124,6 +148,28 @@ pub use stats::Stats;
 /// ```
 pub use rediscache_macros::cache;
 
-#[cfg(doctest)]
+// Its topology examples use all three.
+#[cfg(all(doctest, feature = "tls", feature = "cluster", feature = "sentinel"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// A builder method whose feature is off does not exist: each block compiles with its feature
+/// and fails to without it (`.ci/run` runs the doctests with all features and with none).
+#[cfg(doctest)]
+#[cfg_attr(feature = "cluster", doc = "```")]
+#[cfg_attr(not(feature = "cluster"), doc = "```compile_fail")]
+/// let _ = rediscache::RedisCache::builder().cluster(["redis://127.0.0.1:7000"]).build();
+/// ```
+#[cfg_attr(feature = "sentinel", doc = "```")]
+#[cfg_attr(not(feature = "sentinel"), doc = "```compile_fail")]
+/// let _ = rediscache::RedisCache::builder().sentinel(["redis://127.0.0.1:26379"], "m").build();
+/// ```
+#[cfg_attr(feature = "tls", doc = "```")]
+#[cfg_attr(not(feature = "tls"), doc = "```compile_fail")]
+/// let _ = rediscache::RedisCache::builder().tls_ca_file("ca.crt").build();
+/// ```
+#[cfg_attr(feature = "tls", doc = "```")]
+#[cfg_attr(not(feature = "tls"), doc = "```compile_fail")]
+/// let _ = rediscache::RedisCache::builder().tls_client_cert("c.crt", "c.key").build();
+/// ```
+struct FeatureGates;

@@ -1,12 +1,15 @@
 //! A command connection of any topology, behind one type: everything above it is written once
 //! for a single server, a cluster and a sentinel setup.
 
+#[cfg(feature = "sentinel")]
 use std::sync::Arc;
 
-use redis::aio::{
-    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
-};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+#[cfg(feature = "sentinel")]
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+#[cfg(feature = "cluster")]
 use redis::cluster_async::ClusterConnection;
+#[cfg(feature = "sentinel")]
 use redis::sentinel::SentinelClient;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
@@ -15,7 +18,9 @@ use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 pub(crate) enum Conn {
     /// Replaced by the pool ([`super::pool`]) when it breaks.
     Single(MultiplexedConnection),
+    #[cfg(feature = "cluster")]
     Cluster(ClusterConnection),
+    #[cfg(feature = "sentinel")]
     Sentinel(Arc<SentinelConn>),
 }
 
@@ -26,6 +31,7 @@ impl Conn {
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         match self {
             Conn::Single(c) => c.send_packed_command(cmd).await,
+            #[cfg(any(feature = "cluster", feature = "sentinel"))]
             other => other.req_packed_command(cmd).await,
         }
     }
@@ -35,7 +41,9 @@ impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Conn::Single(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "sentinel")]
             Conn::Sentinel(c) => Box::pin(c.clone().command(cmd)),
         }
     }
@@ -48,7 +56,9 @@ impl ConnectionLike for Conn {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "sentinel")]
             Conn::Sentinel(c) => Box::pin(c.clone().commands(cmd, offset, count)),
         }
     }
@@ -56,7 +66,9 @@ impl ConnectionLike for Conn {
     fn get_db(&self) -> i64 {
         match self {
             Conn::Single(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
             Conn::Cluster(c) => c.get_db(),
+            #[cfg(feature = "sentinel")]
             Conn::Sentinel(c) => c.db,
         }
     }
@@ -65,6 +77,7 @@ impl ConnectionLike for Conn {
 /// A connection to whichever server the sentinels name as primary. It asks them on first use,
 /// and again after an error that says the primary moved (it cannot be reached, or it became a
 /// read-only replica).
+#[cfg(feature = "sentinel")]
 pub(crate) struct SentinelConn {
     pub(super) client: tokio::sync::Mutex<SentinelClient>,
     pub(super) config: ConnectionManagerConfig,
@@ -72,6 +85,7 @@ pub(crate) struct SentinelConn {
     pub(super) db: i64,
 }
 
+#[cfg(feature = "sentinel")]
 impl SentinelConn {
     pub(super) async fn manager(&self) -> RedisResult<ConnectionManager> {
         if let Some(m) = self

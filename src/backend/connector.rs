@@ -1,21 +1,31 @@
 //! Opens connections to a topology with the cache's timeouts and certificates: the command
 //! connections ([`Conn`]) and the one subscriber ([`Subscriber`]).
 
+#[cfg(feature = "sentinel")]
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManagerConfig;
+#[cfg(feature = "cluster")]
 use redis::cluster::ClusterClientBuilder;
+#[cfg(feature = "sentinel")]
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ProtocolVersion, PushInfo};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::Error;
-use crate::backend::conn::{Conn, SentinelConn};
-use crate::backend::subscriber::{ClusterSubscriber, Subscriber};
-use crate::backend::topology::{Certs, SentinelTopology, Topology};
+use crate::backend::conn::Conn;
+#[cfg(feature = "sentinel")]
+use crate::backend::conn::SentinelConn;
+#[cfg(feature = "cluster")]
+use crate::backend::subscriber::ClusterSubscriber;
+use crate::backend::subscriber::Subscriber;
+#[cfg(feature = "sentinel")]
+use crate::backend::topology::SentinelTopology;
+use crate::backend::topology::{Certs, Topology};
 
 /// rustls needs a process-wide crypto provider; the crate brings `ring`.
+#[cfg(feature = "tls")]
 fn install_crypto_provider() {
     // An error only means another one is installed already, which serves as well.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -24,9 +34,12 @@ fn install_crypto_provider() {
 /// Opens connections to a topology with the cache's timeouts.
 pub(crate) struct Connector {
     topology: Topology,
+    /// A sentinel setup's reply bound (the others get theirs when opened).
+    #[cfg(feature = "sentinel")]
     timeout: Duration,
     certs: Option<Certs>,
     single: Option<(Client, AsyncConnectionConfig)>,
+    #[cfg(feature = "cluster")]
     cluster: Option<redis::cluster::ClusterClient>,
     connect_timeout: Duration,
 }
@@ -39,12 +52,15 @@ impl Connector {
         timeout: Duration,
         connect_timeout: Duration,
     ) -> Result<Connector, Error> {
+        #[cfg(feature = "tls")]
         install_crypto_provider();
         let mut connector = Connector {
             topology: topology.clone(),
+            #[cfg(feature = "sentinel")]
             timeout,
             certs: certs.cloned(),
             single: None,
+            #[cfg(feature = "cluster")]
             cluster: None,
             connect_timeout,
         };
@@ -55,9 +71,11 @@ impl Connector {
                     .set_response_timeout(Some(timeout));
                 connector.single = Some((connector.client((**info).clone())?, config));
             }
+            #[cfg(feature = "cluster")]
             Topology::Cluster(nodes) => {
                 connector.cluster = Some(connector.cluster_builder(nodes, timeout).build()?);
             }
+            #[cfg(feature = "sentinel")]
             Topology::Sentinel(s) => {
                 // Checks the addresses now; connections are made per runtime by `open`.
                 connector.sentinel_client(s, ProtocolVersion::RESP2)?;
@@ -66,6 +84,7 @@ impl Connector {
         Ok(connector)
     }
 
+    #[cfg(feature = "sentinel")]
     fn sentinel_client(
         &self,
         s: &SentinelTopology,
@@ -81,6 +100,7 @@ impl Connector {
         )?)
     }
 
+    #[cfg(feature = "sentinel")]
     fn manager_config(&self) -> ConnectionManagerConfig {
         ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
@@ -91,11 +111,15 @@ impl Connector {
     /// A client for one server, with the TLS certificates if any.
     fn client(&self, info: ConnectionInfo) -> Result<Client, Error> {
         Ok(match &self.certs {
+            #[cfg(feature = "tls")]
             Some(certs) => Client::build_with_tls(info, certs.to_redis())?,
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match *never {},
             None => Client::open(info)?,
         })
     }
 
+    #[cfg(feature = "cluster")]
     fn cluster_builder(&self, nodes: &[ConnectionInfo], timeout: Duration) -> ClusterClientBuilder {
         let builder = ClusterClientBuilder::new(nodes.to_vec())
             .connection_timeout(self.connect_timeout)
@@ -105,7 +129,10 @@ impl Connector {
             .min_retry_wait(10)
             .max_retry_wait(200);
         match &self.certs {
+            #[cfg(feature = "tls")]
             Some(certs) => builder.certs(certs.to_redis()),
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match *never {},
             None => builder,
         }
     }
@@ -126,6 +153,7 @@ impl Connector {
                 Err(_) => Err(Error::Timeout(self.connect_timeout)),
             };
         }
+        #[cfg(feature = "sentinel")]
         if let Topology::Sentinel(s) = &self.topology {
             return Ok(Conn::Sentinel(Arc::new(SentinelConn {
                 client: tokio::sync::Mutex::new(self.sentinel_client(s, ProtocolVersion::RESP2)?),
@@ -134,17 +162,16 @@ impl Connector {
                 db: s.redis.db(),
             })));
         }
-        match &self.cluster {
-            Some(client) => {
-                match tokio::time::timeout(self.connect_timeout, client.get_async_connection())
-                    .await
-                {
-                    Ok(conn) => Ok(Conn::Cluster(conn?)),
-                    Err(_) => Err(Error::Timeout(self.connect_timeout)),
-                }
-            }
-            None => Err(Error::Disabled),
+        #[cfg(feature = "cluster")]
+        if let Some(client) = &self.cluster {
+            return match tokio::time::timeout(self.connect_timeout, client.get_async_connection())
+                .await
+            {
+                Ok(conn) => Ok(Conn::Cluster(conn?)),
+                Err(_) => Err(Error::Timeout(self.connect_timeout)),
+            };
         }
+        Err(Error::Disabled)
     }
 
     /// The subscriber: a RESP3 connection that hands pushed messages to `pushes`.
@@ -170,6 +197,7 @@ impl Connector {
                     self.client(resp3)?.get_connection_manager_lazy(config)?,
                 ))
             }
+            #[cfg(feature = "cluster")]
             Topology::Cluster(nodes) => {
                 let client = self
                     .cluster_builder(nodes, timeout)
@@ -181,6 +209,7 @@ impl Connector {
                     conn: tokio::sync::OnceCell::new(),
                 })))
             }
+            #[cfg(feature = "sentinel")]
             Topology::Sentinel(s) => Ok(Subscriber::Sentinel(Arc::new(SentinelConn {
                 client: tokio::sync::Mutex::new(self.sentinel_client(s, ProtocolVersion::RESP3)?),
                 config: self

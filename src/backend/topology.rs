@@ -1,6 +1,7 @@
 //! Where Redis is: one server, a Redis Cluster, or a primary behind Redis Sentinel, and the
 //! certificates to reach it over TLS. Resolved from the configuration by `config.rs`; opened
-//! by [`Connector`](super::connector::Connector).
+//! by [`Connector`](super::connector::Connector). A cluster needs the `cluster` feature, a
+//! sentinel setup `sentinel`, certificates `tls`.
 
 use std::fmt;
 
@@ -14,13 +15,16 @@ pub(crate) enum Topology {
     /// One server (or a proxy in front of several).
     Single(Box<ConnectionInfo>),
     /// A Redis Cluster, known by some of its nodes.
+    #[cfg(feature = "cluster")]
     Cluster(Vec<ConnectionInfo>),
     /// A primary (and its replicas) watched by Redis Sentinel: the sentinels tell where the
     /// primary is, and again after a failover.
+    #[cfg(feature = "sentinel")]
     Sentinel(Box<SentinelTopology>),
 }
 
 /// Where the sentinels are and what they watch.
+#[cfg(feature = "sentinel")]
 #[derive(Clone)]
 pub(crate) struct SentinelTopology {
     pub(crate) sentinels: Vec<ConnectionInfo>,
@@ -31,7 +35,11 @@ pub(crate) struct SentinelTopology {
 
 impl Topology {
     pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self, Topology::Cluster(_))
+        #[cfg(feature = "cluster")]
+        if matches!(self, Topology::Cluster(_)) {
+            return true;
+        }
+        false
     }
 }
 
@@ -40,6 +48,7 @@ impl fmt::Display for Topology {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Topology::Single(info) => write!(f, "{}", Redacted(info)),
+            #[cfg(feature = "cluster")]
             Topology::Cluster(nodes) => {
                 write!(f, "cluster[")?;
                 for (i, node) in nodes.iter().enumerate() {
@@ -50,6 +59,7 @@ impl fmt::Display for Topology {
                 }
                 write!(f, "]")
             }
+            #[cfg(feature = "sentinel")]
             Topology::Sentinel(s) => {
                 write!(f, "sentinel[")?;
                 for (i, node) in s.sentinels.iter().enumerate() {
@@ -65,6 +75,7 @@ impl fmt::Display for Topology {
 }
 
 /// Certificates for TLS (`rediss://`) beyond the system's trusted roots.
+#[cfg(feature = "tls")]
 #[derive(Clone, Default)]
 pub(crate) struct Certs {
     /// PEM of the certificate authority that signed the server's certificate.
@@ -73,6 +84,13 @@ pub(crate) struct Certs {
     pub(crate) client: Option<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Without the `tls` feature no certificates can be given: `Option<Certs>` is always `None`,
+/// so what carries one needs no gate of its own.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Debug)]
+pub(crate) enum Certs {}
+
+#[cfg(feature = "tls")]
 impl fmt::Debug for Certs {
     /// Which certificates are set, never their contents (a client key is a secret).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,6 +101,7 @@ impl fmt::Debug for Certs {
     }
 }
 
+#[cfg(feature = "tls")]
 impl Certs {
     pub(crate) fn to_redis(&self) -> redis::TlsCertificates {
         redis::TlsCertificates {

@@ -5,6 +5,7 @@ pub(crate) mod observe;
 pub(crate) mod pending;
 
 use std::collections::{BTreeMap, HashMap};
+#[cfg(feature = "metrics")]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -130,6 +131,7 @@ pub struct FunctionStats {
     /// The id of the cache that owns `counters`; 0 until one counts.
     pub(crate) owner: AtomicU64,
     /// `rediscache_events_total{function, event}` handles, registered on first use.
+    #[cfg(feature = "metrics")]
     pub(crate) metrics: OnceLock<[metrics::Counter; Counter::ALL.len()]>,
 }
 
@@ -139,6 +141,7 @@ impl FunctionStats {
         FunctionStats {
             counters: Counters::new(),
             owner: AtomicU64::new(0),
+            #[cfg(feature = "metrics")]
             metrics: OnceLock::new(),
         }
     }

@@ -8,7 +8,8 @@
 //! - `rediscache_recompute_seconds{function}`: how long the function took when the cache ran it.
 //!
 //! Handles are registered on a function's first event: install the recorder before the first
-//! cached call, as with any `metrics` recorder.
+//! cached call, as with any `metrics` recorder. Without the `metrics` feature both are empty
+//! and the facade is not compiled; [`Stats`](crate::Stats) counts either way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::stats::Counter;
 use crate::stats::pending::Function;
 
 /// Counts one event of `function`.
+#[cfg(feature = "metrics")]
 pub(crate) fn event((name, stats): Function, c: Counter) {
     let handles = stats.metrics.get_or_init(|| {
         Counter::ALL.map(|c| metrics::counter!("rediscache_events_total", "function" => name, "event" => c.field()))
@@ -25,10 +27,19 @@ pub(crate) fn event((name, stats): Function, c: Counter) {
 }
 
 /// Records how long a computation the cache ran took.
+#[cfg(feature = "metrics")]
 pub(crate) fn recompute(name: &'static str, elapsed: Duration) {
     metrics::histogram!("rediscache_recompute_seconds", "function" => name)
         .record(elapsed.as_secs_f64());
 }
+
+/// Without the `metrics` feature, nothing to tell.
+#[cfg(not(feature = "metrics"))]
+pub(crate) fn event(_: Function, _: Counter) {}
+
+/// Without the `metrics` feature, nothing to tell.
+#[cfg(not(feature = "metrics"))]
+pub(crate) fn recompute(_: &'static str, _: Duration) {}
 
 /// Lets one event through per period and counts the ones it held back.
 #[derive(Debug, Default)]

@@ -15,10 +15,14 @@ impl<T: Topo + ?Sized> Builder for T {
     fn builder(&self) -> RedisCacheBuilder {
         match self.target() {
             Target::Single(url) => RedisCache::builder().url(url),
+            #[cfg(feature = "cluster")]
             Target::Cluster(nodes) => RedisCache::builder().cluster(nodes),
+            #[cfg(feature = "sentinel")]
             Target::Sentinel { sentinels, master } => {
                 RedisCache::builder().sentinel(sentinels, master)
             }
+            #[allow(unreachable_patterns, reason = "reached when a topology's feature is off")]
+            other => panic!("{other:?} needs the cargo feature of that topology"),
         }
     }
 }
