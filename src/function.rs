@@ -35,7 +35,7 @@ pub trait Args {
 macro_rules! tuple_args {
     ($($name:ident),*) => {
         impl<$($name: Serialize),*> Args for ($($name,)*) {
-            #[allow(non_snake_case)]
+            #[allow(non_snake_case, reason = "the tuple's elements are bound by their type parameters' names")]
             fn key_args(&self) -> Result<String, Error> {
                 let ($($name,)*) = self;
                 KeyArgs::new()$(.arg($name))*.finish()

@@ -21,7 +21,10 @@ impl<T: Topo + ?Sized> Builder for T {
             Target::Sentinel { sentinels, master } => {
                 RedisCache::builder().sentinel(sentinels, master)
             }
-            #[allow(unreachable_patterns, reason = "reached when a topology's feature is off")]
+            #[allow(
+                unreachable_patterns,
+                reason = "reached when a topology's feature is off"
+            )]
             other => panic!("{other:?} needs the cargo feature of that topology"),
         }
     }
