@@ -77,6 +77,22 @@ fn the_short_load_report_shows_the_cache_faster_with_bounded_executions() {
         "{json}"
     );
     assert_eq!(r.cache.errors, 0, "{json}");
+    // After POST /invalidate every value misses again: at least one execution per value
+    // requested, within the same bound.
+    let after = r
+        .after_invalidate
+        .as_ref()
+        .expect("the phase after /invalidate");
+    assert_eq!(after.phase.errors, 0, "{json}");
+    assert!(
+        (values..=r.cached_execution_bound).contains(&after.phase.executions),
+        "executions after the invalidation: {json}"
+    );
+    assert!(after.cache.misses >= values, "every value missed: {json}");
+    assert!(
+        stdout.contains("after POST /invalidate: misses"),
+        "{stdout}"
+    );
     assert!(
         r.cache.hits > 0 && r.cache.hits <= cached.requests,
         "{json}"

@@ -1,4 +1,5 @@
-//! The load report: drives the service over HTTP, first `/direct`, then `/cached`, with many
+//! The load report: drives the service over HTTP, first `/direct`, then `/cached` (then
+//! `/cached` again after `POST /invalidate`), with many
 //! concurrent clients cycling over a set of values; measures requests per second and latency,
 //! reads the function's executions from `/stats`, and writes a table, JSON and an SVG chart.
 
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub use report::{CacheCounts, Latency, Phase, Report};
+pub use report::{CacheCounts, Invalidated, Latency, Phase, Report};
 
 use crate::Error;
 
@@ -66,7 +67,17 @@ pub async fn run(config: &LoadConfig) -> Result<Report, Error> {
     let (direct, direct_latencies, ..) = phase(&client, &base, "direct", config).await?;
     let (cached, cached_latencies, before, after) = phase(&client, &base, "cached", config).await?;
     let cache = function_counts(&after).since(&function_counts(&before));
-    let report = Report::new(config, direct, cached, cache);
+    // Then every cached value is invalidated, in every worker, and the same load goes on: the
+    // misses that follow, one execution per value.
+    invalidate(&client, &base).await?;
+    let (mut invalidated, _, before, after) = phase(&client, &base, "cached", config).await?;
+    invalidated.route = "cached` after `POST /invalidate".into();
+    let invalidated_cache = function_counts(&after).since(&function_counts(&before));
+    let mut report = Report::new(config, direct, cached, cache);
+    report.after_invalidate = Some(Invalidated {
+        phase: invalidated,
+        cache: invalidated_cache,
+    });
     std::fs::create_dir_all(&config.out).map_err(|e| Error::Write(config.out.clone(), e))?;
     let json = config.out.join("report.json");
     let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Load(e.to_string()))?;
@@ -133,6 +144,18 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<(), reqwest::Error> 
     let response = client.get(url).send().await?.error_for_status()?;
     response.bytes().await?;
     Ok(())
+}
+
+/// `POST /invalidate`: every cached value becomes a miss.
+async fn invalidate(client: &reqwest::Client, base: &str) -> Result<(), Error> {
+    let url = format!("{base}/invalidate");
+    client
+        .post(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map(drop)
+        .map_err(|e| Error::Load(format!("{url}: {e}")))
 }
 
 /// Reads `/stats` as JSON.

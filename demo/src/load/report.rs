@@ -31,6 +31,18 @@ pub struct Report {
     pub cached_execution_bound: u64,
     /// The cached function's counters during the `/cached` phase.
     pub cache: CacheCounts,
+    /// `/cached` again, after `POST /invalidate` made every value a miss.
+    #[serde(default)]
+    pub after_invalidate: Option<Invalidated>,
+}
+
+/// The `/cached` phase after an invalidation of every value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invalidated {
+    /// Its requests.
+    pub phase: Phase,
+    /// The cached function's counters during it: the misses that followed the invalidation.
+    pub cache: CacheCounts,
 }
 
 /// One route's requests.
@@ -146,6 +158,7 @@ impl Report {
             direct,
             cached,
             cache,
+            after_invalidate: None,
         }
     }
 }
@@ -164,7 +177,8 @@ impl fmt::Display for Report {
             "| route | requests | errors | requests/s | p50 ms | p90 ms | p99 ms | max ms | executions |"
         )?;
         writeln!(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
-        for p in [&self.direct, &self.cached] {
+        let after = self.after_invalidate.as_ref().map(|i| &i.phase);
+        for p in [&self.direct, &self.cached].into_iter().chain(after) {
             let l = &p.latency_ms;
             writeln!(
                 f,
@@ -192,7 +206,16 @@ impl fmt::Display for Report {
             self.cache.hits,
             self.cache.misses,
             self.cache.waited
-        )
+        )?;
+        if let Some(i) = &self.after_invalidate {
+            writeln!(f)?;
+            write!(
+                f,
+                "after POST /invalidate: misses {}, executions {}, hits {}",
+                i.cache.misses, i.phase.executions, i.cache.hits
+            )?;
+        }
+        Ok(())
     }
 }
 
