@@ -82,3 +82,31 @@ impl<T: ToOwned + ?Sized> OwnArg for T {}
 pub fn own<T: OwnArg + ?Sized>(r: &T) -> T::Owned {
     r.to_owned()
 }
+
+/// A method cached by `&self`: a background recompute owns a clone of the receiver.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be cloned into a background refresh: a method cached by `&self` needs `{Self}: Clone + Send + Sync + 'static`",
+    label = "a background refresh owns a clone of `self`",
+    note = "derive `Clone` (shared state, such as a pool, behind an `Arc`), or take `self: Arc<Self>`"
+)]
+pub trait OwnSelf: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> OwnSelf for T {}
+
+/// Clones the receiver of a method cached by `&self`.
+pub fn own_self<T: OwnSelf>(r: &T) -> T {
+    r.clone()
+}
+
+/// A method cached by `self: Arc<Self>`: a background recompute owns a clone of the `Arc`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be shared with a background refresh: a method cached by `self: Arc<Self>` needs `{Self}: Send + Sync + 'static`",
+    label = "a background refresh owns a clone of this `Arc`",
+    note = "keep what is not `Send + Sync` (an `Rc`, a `RefCell`) out of the type, or behind a `Mutex`"
+)]
+pub trait ShareSelf: Send + Sync + 'static {}
+impl<T: Send + Sync + 'static + ?Sized> ShareSelf for T {}
+
+/// Clones the receiver of a method cached by `self: Arc<Self>`.
+pub fn share_self<T: ShareSelf + ?Sized>(r: &std::sync::Arc<T>) -> std::sync::Arc<T> {
+    std::sync::Arc::clone(r)
+}
