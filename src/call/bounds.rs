@@ -110,3 +110,30 @@ impl<T: Send + Sync + 'static + ?Sized> ShareSelf for T {}
 pub fn share_self<T: ShareSelf + ?Sized>(r: &std::sync::Arc<T>) -> std::sync::Arc<T> {
     std::sync::Arc::clone(r)
 }
+
+/// An async function's job, its bounds checked here and nowhere else: the entry points get a
+/// closure and a future that are `Send` by their types, so an argument that is not `Send` is
+/// one error, the same for `NAME` and `NAME_refresh` (rustc shows it once), not one per entry
+/// point. The future is boxed to hide its type: one allocation per computation, none on a hit.
+pub fn async_job<F, Fut, R>(
+    f: F,
+) -> crate::call::asynchronous::AsyncJob<
+    impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = R> + Send>> + Send + 'static,
+>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R> + Send + 'static,
+{
+    crate::call::asynchronous::AsyncJob(move || {
+        let boxed: std::pin::Pin<Box<dyn std::future::Future<Output = R> + Send>> = Box::pin(f());
+        boxed
+    })
+}
+
+/// A sync function's job, its bounds checked here (see [`async_job`]).
+pub fn sync_job<F, R>(f: F) -> crate::call::blocking::SyncJob<F>
+where
+    F: FnOnce() -> R + Send + 'static,
+{
+    crate::call::blocking::SyncJob(f)
+}
