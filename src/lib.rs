@@ -24,7 +24,7 @@
 //! Redis in batches.
 //!
 //! # Contents
-//! - [`cache`]: the attribute and every option.
+//! - [`cache`]: the attribute and every option; [`methods`] for methods.
 //! - [`RedisCache`] and [`RedisCacheBuilder`]: where the cache lives (code > environment >
 //!   defaults): one server, a Redis Cluster ([`RedisCacheBuilder::cluster`]), a primary behind
 //!   Redis Sentinel ([`RedisCacheBuilder::sentinel`]), with TLS
@@ -37,10 +37,23 @@
 //!   fails because of the cache: when Redis fails, the function runs.
 //!
 //! # Generated functions
-//! Beside a cached `NAME`, the attribute generates, with the same parameters:
+//! Beside a cached `NAME`, the attribute generates, async iff `NAME` is (for methods, as
+//! methods with the same receiver, or associated functions):
 //! - `NAME_uncached(..)`: calls the function itself; the cache is untouched;
-//! - `NAME_invalidate(..) -> Result<(), Error>`: removes the entry for these arguments
-//!   (async iff `NAME` is).
+//! - `NAME_invalidate(..) -> Result<(), Error>`: removes the entry for these arguments;
+//! - `NAME_invalidate_all() -> Result<(), Error>`: every entry of the function a miss, in every
+//!   process;
+//! - `NAME_expire_all() -> Result<(), Error>`: every entry stale, in every process (served
+//!   while one refresh runs);
+//! - `NAME_refresh(..) -> R`: computes now, stores and returns, whatever the freshness;
+//! - `NAME_set(&value, ..) -> Result<(), Error>`: stores `value` (the `Ok` type for a `Result`
+//!   function) for these arguments, given after it;
+//! - `NAME_get(..) -> Result<Option<Cached<V>>, Error>`: the entry with its age and freshness,
+//!   computing nothing.
+//!
+//! `(..)` are `NAME`'s parameters. All of them use the function's one [`Function`], so a
+//! [`Function`] handle of the same name and arguments shares their entries.
+//! [`methods`] caches methods.
 //!
 //! # Requirements on types
 //! - The return type (for `Result<T, E>`, the `T`) implements `Serialize + DeserializeOwned`
@@ -127,7 +140,8 @@ pub use stats::Stats;
 /// | `default = EXPR` | returned on a miss while the value is computed | `Default::default()` |
 /// | `wait = BOOL` | a miss waits for the real value | `false` |
 /// | `skip(a, b)` | arguments left out of the key | none |
-/// | `name = "..."` | the function's name in keys | `module_path::fn_name` |
+/// | `name = "..."` | the function's name in keys | `module_path::fn_name`; for methods, `module_path::Type::method` |
+/// | `key_self = EXPR` | a method's key starts with this expression over `self` | `self` not in the key |
 ///
 /// `D` is an integer number of seconds or a string like `"250ms"`, `"1m30s"`, `"2h"`, `"1d"`.
 ///
@@ -147,6 +161,43 @@ pub use stats::Stats;
 /// let fresh = report_uncached("2026-11");
 /// ```
 pub use rediscache_macros::cache;
+
+/// Caches the `#[cache(..)]` methods of an `impl` block, each named `module::Type::method` in
+/// keys, with its companions as associated items (`repo.user_invalidate(7)`,
+/// `UserRepo::user_invalidate_all()`). Inherent and trait impls (the companions of a trait impl
+/// go in an inherent impl of their own); with `#[async_trait]`, put `#[methods]` above it.
+///
+/// `self` is not part of the key (every instance shares the entries) unless `key_self = EXPR`
+/// adds an expression over `self` as the key's first element. A background refresh owns a copy
+/// of the receiver: `&self` needs `Self: Clone + Send + Sync + 'static`, `self: Arc<Self>`
+/// clones the `Arc`; `&mut self` is a compile error. A generic impl needs `name = ".."` on each
+/// cached method.
+///
+/// ```no_run
+/// use std::sync::LazyLock;
+/// use rediscache::{cache, methods, RedisCache};
+///
+/// static CACHE: LazyLock<RedisCache> = LazyLock::new(|| RedisCache::new().expect("valid environment"));
+///
+/// #[derive(Clone)]
+/// struct Prices { tenant: String }
+///
+/// #[methods]
+/// impl Prices {
+///     #[cache(cache = CACHE, refresh = "30s", expire = "10m", wait = true, key_self = self.tenant)]
+///     async fn price(&self, sku: &str) -> u64 {
+///         sku.len() as u64 // a slow lookup of this tenant's price
+///     }
+/// }
+///
+/// # async fn demo() -> Result<(), rediscache::Error> {
+/// let prices = Prices { tenant: "acme".into() };
+/// let p = prices.price("A-1").await;   // key `module::Prices::price("acme","A-1")`
+/// prices.price_invalidate("A-1").await?;
+/// Prices::price_invalidate_all().await?;
+/// # Ok(()) }
+/// ```
+pub use rediscache_macros::methods;
 
 // Its topology examples use all three.
 #[cfg(all(doctest, feature = "tls", feature = "cluster", feature = "sentinel"))]

@@ -11,5 +11,6 @@ pub use crate::call::blocking::{
 pub use crate::call::bounds::{
     CacheValue, DefaultValue, KeyArg, KeyArgs, OwnArg, assert_value, own,
 };
+pub use crate::call::bounds::{OwnSelf, ShareSelf, async_job, own_self, share_self, sync_job};
 pub use crate::call::returns::{Fallible, Plain};
 pub use crate::stats::FunctionStats;

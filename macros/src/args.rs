@@ -18,11 +18,12 @@ mod kw {
     syn::custom_keyword!(wait);
     syn::custom_keyword!(skip);
     syn::custom_keyword!(name);
+    syn::custom_keyword!(key_self);
 }
 
 /// The options every `#[cache]` understands, for the "unknown option" message.
 pub(crate) const OPTIONS: &str =
-    "`cache`, `refresh`, `expire`, `retry`, `default`, `wait`, `skip(..)`, `name`";
+    "`cache`, `refresh`, `expire`, `retry`, `default`, `wait`, `skip(..)`, `name`, `key_self`";
 
 /// A duration option and where it was written.
 #[derive(Clone, Copy)]
@@ -42,6 +43,8 @@ pub(crate) struct Args {
     pub(crate) wait: Option<LitBool>,
     pub(crate) skip: Vec<Ident>,
     pub(crate) name: Option<LitStr>,
+    /// An expression over `self`, the first element of a method's key.
+    pub(crate) key_self: Option<Expr>,
 }
 
 enum Opt {
@@ -53,6 +56,7 @@ enum Opt {
     Wait(LitBool),
     Skip(Vec<Ident>),
     Name(LitStr),
+    KeySelf(Expr),
 }
 
 fn dur(input: ParseStream<'_>) -> syn::Result<Dur> {
@@ -98,6 +102,10 @@ impl Parse for Opt {
             input.parse::<kw::name>()?;
             input.parse::<Token![=]>()?;
             Ok(Opt::Name(input.parse()?))
+        } else if look.peek(kw::key_self) {
+            input.parse::<kw::key_self>()?;
+            input.parse::<Token![=]>()?;
+            Ok(Opt::KeySelf(input.parse()?))
         } else if input.peek(Ident) {
             let unknown: Ident = input.parse()?;
             Err(syn::Error::new(
@@ -132,6 +140,7 @@ impl Parse for Args {
                 Opt::Default(e) => set(&mut args.default, e, span, "default")?,
                 Opt::Wait(b) => set(&mut args.wait, b, span, "wait")?,
                 Opt::Name(n) => set(&mut args.name, n, span, "name")?,
+                Opt::KeySelf(e) => set(&mut args.key_self, e, span, "key_self")?,
                 Opt::Skip(names) => {
                     if std::mem::replace(&mut skip_seen, true) {
                         return Err(syn::Error::new(

@@ -82,3 +82,58 @@ impl<T: ToOwned + ?Sized> OwnArg for T {}
 pub fn own<T: OwnArg + ?Sized>(r: &T) -> T::Owned {
     r.to_owned()
 }
+
+/// A method cached by `&self`: a background recompute owns a clone of the receiver.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be cloned into a background refresh: a method cached by `&self` needs `{Self}: Clone + Send + Sync + 'static`",
+    label = "a background refresh owns a clone of `self`",
+    note = "derive `Clone` (shared state, such as a pool, behind an `Arc`), or take `self: Arc<Self>`"
+)]
+pub trait OwnSelf: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> OwnSelf for T {}
+
+/// Clones the receiver of a method cached by `&self`.
+pub fn own_self<T: OwnSelf>(r: &T) -> T {
+    r.clone()
+}
+
+/// A method cached by `self: Arc<Self>`: a background recompute owns a clone of the `Arc`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be shared with a background refresh: a method cached by `self: Arc<Self>` needs `{Self}: Send + Sync + 'static`",
+    label = "a background refresh owns a clone of this `Arc`",
+    note = "keep what is not `Send + Sync` (an `Rc`, a `RefCell`) out of the type, or behind a `Mutex`"
+)]
+pub trait ShareSelf: Send + Sync + 'static {}
+impl<T: Send + Sync + 'static + ?Sized> ShareSelf for T {}
+
+/// Clones the receiver of a method cached by `self: Arc<Self>`.
+pub fn share_self<T: ShareSelf + ?Sized>(r: &std::sync::Arc<T>) -> std::sync::Arc<T> {
+    std::sync::Arc::clone(r)
+}
+
+/// An async function's job, its bounds checked here and nowhere else: the entry points get a
+/// closure and a future that are `Send` by their types, so an argument that is not `Send` is
+/// one error, the same for `NAME` and `NAME_refresh` (rustc shows it once), not one per entry
+/// point. The future is boxed to hide its type: one allocation per computation, none on a hit.
+pub fn async_job<F, Fut, R>(
+    f: F,
+) -> crate::call::asynchronous::AsyncJob<
+    impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = R> + Send>> + Send + 'static,
+>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = R> + Send + 'static,
+{
+    crate::call::asynchronous::AsyncJob(move || {
+        let boxed: std::pin::Pin<Box<dyn std::future::Future<Output = R> + Send>> = Box::pin(f());
+        boxed
+    })
+}
+
+/// A sync function's job, its bounds checked here (see [`async_job`]).
+pub fn sync_job<F, R>(f: F) -> crate::call::blocking::SyncJob<F>
+where
+    F: FnOnce() -> R + Send + 'static,
+{
+    crate::call::blocking::SyncJob(f)
+}

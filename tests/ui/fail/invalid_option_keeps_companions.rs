@@ -1,4 +1,4 @@
-// With an invalid option the macro still emits `NAME`, `NAME_uncached` and `NAME_invalidate`, so
+// With an invalid option the macro still emits `NAME` and every companion, so
 // code that calls them shows the option's error alone, not "cannot find function" for each call.
 // (rustc hides those for paths into the failing module, but not through a glob import, and not
 // on every supported compiler.)
@@ -18,4 +18,9 @@ fn main() {
     let _: String = lookup(1, "a");
     let _: String = lookup_uncached(1, "a");
     let _: Result<(), rediscache::Error> = lookup_invalidate(1, "a");
+    let _: Result<(), rediscache::Error> = lookup_invalidate_all();
+    let _: Result<(), rediscache::Error> = lookup_expire_all();
+    let _: String = lookup_refresh(1, "a");
+    let _: Result<(), rediscache::Error> = lookup_set(&String::new(), 1, "a");
+    let _: Result<Option<rediscache::Cached<String>>, rediscache::Error> = lookup_get(1, "a");
 }

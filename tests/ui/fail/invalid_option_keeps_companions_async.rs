@@ -16,6 +16,11 @@ async fn use_them() -> Result<(), rediscache::Error> {
     let _: String = lookup(1, "a").await;
     let _: String = lookup_uncached(1, "a").await;
     lookup_invalidate(1, "a").await?;
+    lookup_invalidate_all().await?;
+    lookup_expire_all().await?;
+    let _: String = lookup_refresh(1, "a").await;
+    lookup_set(&String::new(), 1, "a").await?;
+    let _: Option<rediscache::Cached<String>> = lookup_get(1, "a").await?;
     Ok(())
 }
 

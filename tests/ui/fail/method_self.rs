@@ -1,5 +1,9 @@
+// A method in an impl without `#[rediscache::methods]` and without `name`: `#[cache]` cannot
+// see the type, and `module::f` would collide across types. The error says both ways out.
+
 use rediscache::cache;
 
+#[derive(Clone)]
 struct S;
 
 impl S {
@@ -11,4 +15,6 @@ impl S {
 
 fn main() {
     let _ = S.f(1);
+    let _ = S.f_uncached(1);
+    let _ = S::f_invalidate_all();
 }
