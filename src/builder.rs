@@ -36,6 +36,8 @@ pub struct RedisCacheBuilder {
     max_value_bytes: Option<usize>,
     sync_connections: Option<usize>,
     use_env: Option<bool>,
+    #[cfg(feature = "local")]
+    local: Option<crate::Local>,
 }
 
 impl std::fmt::Debug for RedisCacheBuilder {
@@ -66,8 +68,10 @@ impl std::fmt::Debug for RedisCacheBuilder {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
-            .field("sync_connections", &self.sync_connections)
-            .finish_non_exhaustive()
+            .field("sync_connections", &self.sync_connections);
+        #[cfg(feature = "local")]
+        d.field("local", &self.local);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -420,6 +424,27 @@ impl RedisCacheBuilder {
         self
     }
 
+    /// Serves hits from this process's memory too, kept true by Redis's own invalidations
+    /// (off unless asked for; see [`Local`](crate::Local) and the README's "Local tier").
+    /// A function opts out with `#[cache(local = false)]` or
+    /// [`Function::local(false)`](crate::Function::local).
+    ///
+    /// ```
+    /// use rediscache::{Local, RedisCache};
+    ///
+    /// let cache = RedisCache::builder()
+    ///     .local(Local::new().max_bytes(64 << 20))
+    ///     .build()?;
+    /// assert!(RedisCache::builder().local(Local::new().max_bytes(0)).build().is_err());
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
+    #[cfg(feature = "local")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+    pub fn local(mut self, local: crate::Local) -> Self {
+        self.local = Some(local);
+        self
+    }
+
     /// Whether to read the `REDIS_*` environment variables (default `true`).
     ///
     /// ```
@@ -482,6 +507,14 @@ impl RedisCacheBuilder {
                 .max_value_bytes
                 .unwrap_or(config::DEFAULT_MAX_VALUE_BYTES),
             sync_connections,
+            #[cfg(feature = "local")]
+            local: match self.local {
+                Some(local) => {
+                    local.check()?;
+                    Some(local)
+                }
+                None => None,
+            },
         };
         if !self.enabled.unwrap_or(true) {
             return Ok(RedisCache::from_parts(None, settings));

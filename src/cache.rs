@@ -14,6 +14,7 @@ use crate::call::function::Function;
 use crate::call::generations::{self, Current, Generations};
 use crate::config::Settings;
 use crate::key::Key;
+use crate::local::Tier;
 use crate::stats::flush::Tally;
 use crate::stats::observe::Throttle;
 use crate::stats::{Counter, Stats};
@@ -70,6 +71,9 @@ pub(crate) struct Inner {
     pub(crate) degraded_log: Throttle,
     /// The functions' generations, as this process knows them.
     pub(crate) generations: Generations,
+    /// Entries in this process's memory, kept true by client tracking; `None` unless asked
+    /// for (and always without the `local` feature).
+    pub(crate) local: Option<Arc<Tier>>,
 }
 
 impl fmt::Debug for RedisCache {
@@ -115,8 +119,16 @@ impl RedisCache {
     }
 
     pub(crate) fn from_parts(topology: Option<Topology>, settings: Settings) -> RedisCache {
+        #[cfg(feature = "local")]
+        let local = match (&topology, &settings.local) {
+            (Some(_), Some(local)) => Some(Arc::new(local.tier())),
+            _ => None,
+        };
+        #[cfg(not(feature = "local"))]
+        let local = None;
         RedisCache {
             inner: Arc::new(Inner {
+                local,
                 generations: Generations::new(&settings.prefix),
                 tally: Tally::new(
                     &settings.prefix,
@@ -265,6 +277,24 @@ impl RedisCache {
         )
     }
 
+    /// Where the local tier stands, how many entries it holds and what they weigh; `None` when
+    /// the cache has none ([`RedisCacheBuilder::local`]).
+    ///
+    /// ```
+    /// use rediscache::{Local, LocalState, RedisCache};
+    ///
+    /// let cache = RedisCache::builder().local(Local::new()).build()?;
+    /// let status = cache.local_status().expect("asked for");
+    /// assert_eq!(status.state, LocalState::Starting); // until the first call connects
+    /// assert!(RedisCache::new()?.local_status().is_none());
+    /// # Ok::<(), rediscache::Error>(())
+    /// ```
+    #[cfg(feature = "local")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+    pub fn local_status(&self) -> Option<crate::LocalStatus> {
+        self.inner.local.as_ref().map(|tier| tier.snapshot())
+    }
+
     /// Checks that Redis answers and accepts the credentials.
     ///
     /// ```no_run
@@ -370,10 +400,31 @@ impl Inner {
             )
                 .map_err(|e| tracing::error!(redis = %topology, error = %e, "rediscache: cannot set up connections; calls run uncached"))
                 .ok()
+                .inspect(|backend| self.start_local(backend))
         });
         let backend = backend.as_ref().ok_or(Error::NoConnections)?;
         self.start_flusher();
         Ok(backend)
+    }
+
+    /// Starts the local tier's tracking, if the cache has one.
+    fn start_local(self: &Arc<Self>, backend: &Backend) {
+        #[cfg(feature = "local")]
+        if let Some(tier) = &self.local {
+            let weak = Arc::downgrade(self);
+            crate::local::start(tier, backend, &self.prefix, move |c| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.tally.count(crate::local::TIER, c);
+                }
+            });
+        }
+        #[cfg(not(feature = "local"))]
+        let _ = backend;
+    }
+
+    /// The local tier, if the cache has one and `f` uses it.
+    pub(crate) fn local_for(&self, f: &'static Function) -> Option<&Tier> {
+        self.local.as_deref().filter(|_| f.local)
     }
 
     /// The key of function `name`'s entry for `args`.

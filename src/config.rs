@@ -39,6 +39,9 @@ pub(crate) struct Settings {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_value_bytes: usize,
     pub(crate) sync_connections: usize,
+    /// The local tier, if asked for.
+    #[cfg(feature = "local")]
+    pub(crate) local: Option<crate::Local>,
 }
 
 impl Default for Settings {
@@ -50,6 +53,8 @@ impl Default for Settings {
             connect_timeout: DEFAULT_TIMEOUT,
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             sync_connections: DEFAULT_SYNC_CONNECTIONS,
+            #[cfg(feature = "local")]
+            local: None,
         }
     }
 }

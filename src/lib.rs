@@ -108,6 +108,8 @@ mod call;
 mod backend;
 // Counters, their batches and flushes, metrics and the log limiter.
 mod stats;
+// The local tier: hits from memory, kept true by client tracking.
+mod local;
 // Small pieces every layer uses.
 mod clock;
 mod codec;
@@ -126,6 +128,8 @@ pub use call::freshness::Freshness;
 pub use call::function::Function;
 pub use error::Error;
 pub use function::Args;
+#[cfg(feature = "local")]
+pub use local::{Local, LocalState, LocalStatus};
 pub use stats::Stats;
 
 /// Caches a function's results in Redis. See the [crate docs](crate) for the semantics.

@@ -13,4 +13,6 @@ pub use crate::call::bounds::{
 };
 pub use crate::call::bounds::{OwnSelf, ShareSelf, async_job, own_self, share_self, sync_job};
 pub use crate::call::returns::{Fallible, Plain};
+#[cfg(feature = "local")]
+pub use crate::local::test_hooks as local_test_hooks;
 pub use crate::stats::FunctionStats;

@@ -19,11 +19,11 @@ mod kw {
     syn::custom_keyword!(skip);
     syn::custom_keyword!(name);
     syn::custom_keyword!(key_self);
+    syn::custom_keyword!(local);
 }
 
 /// The options every `#[cache]` understands, for the "unknown option" message.
-pub(crate) const OPTIONS: &str =
-    "`cache`, `refresh`, `expire`, `retry`, `default`, `wait`, `skip(..)`, `name`, `key_self`";
+pub(crate) const OPTIONS: &str = "`cache`, `refresh`, `expire`, `retry`, `default`, `wait`, `local`, `skip(..)`, `name`, `key_self`";
 
 /// A duration option and where it was written.
 #[derive(Clone, Copy)]
@@ -41,6 +41,8 @@ pub(crate) struct Args {
     pub(crate) retry: Option<Dur>,
     pub(crate) default: Option<Expr>,
     pub(crate) wait: Option<LitBool>,
+    /// `local = false`: this function skips the cache's local tier.
+    pub(crate) local: Option<LitBool>,
     pub(crate) skip: Vec<Ident>,
     pub(crate) name: Option<LitStr>,
     /// An expression over `self`, the first element of a method's key.
@@ -54,6 +56,7 @@ enum Opt {
     Retry(Dur),
     Default(Expr),
     Wait(LitBool),
+    Local(LitBool),
     Skip(Vec<Ident>),
     Name(LitStr),
     KeySelf(Expr),
@@ -92,6 +95,10 @@ impl Parse for Opt {
             input.parse::<kw::wait>()?;
             input.parse::<Token![=]>()?;
             Ok(Opt::Wait(input.parse()?))
+        } else if look.peek(kw::local) {
+            input.parse::<kw::local>()?;
+            input.parse::<Token![=]>()?;
+            Ok(Opt::Local(input.parse()?))
         } else if look.peek(kw::skip) {
             input.parse::<kw::skip>()?;
             let content;
@@ -139,6 +146,7 @@ impl Parse for Args {
                 Opt::Retry(d) => set(&mut args.retry, d, span, "retry")?,
                 Opt::Default(e) => set(&mut args.default, e, span, "default")?,
                 Opt::Wait(b) => set(&mut args.wait, b, span, "wait")?,
+                Opt::Local(b) => set(&mut args.local, b, span, "local")?,
                 Opt::Name(n) => set(&mut args.name, n, span, "name")?,
                 Opt::KeySelf(e) => set(&mut args.key_self, e, span, "key_self")?,
                 Opt::Skip(names) => {

@@ -222,11 +222,12 @@ impl Expansion<'_> {
     fn function_fn(&self) -> TokenStream {
         let name = self.name();
         let opts = self.opts;
-        let (refresh, expire, retry, wait) = (
+        let (refresh, expire, retry, wait, in_memory) = (
             millis(opts.refresh),
             millis(opts.expire),
             millis(opts.retry),
             opts.wait,
+            opts.local,
         );
         let ident = function_ident(&self.item.sig.ident);
         let stat = local("FUNCTION");
@@ -237,7 +238,8 @@ impl Expansion<'_> {
                     .refresh(::core::time::Duration::from_millis(#refresh))
                     .expire(::core::time::Duration::from_millis(#expire))
                     .retry(::core::time::Duration::from_millis(#retry))
-                    .wait(#wait);
+                    .wait(#wait)
+                    .local(#in_memory);
                 &#stat
             }
         }

@@ -17,6 +17,8 @@ pub(crate) struct Checked {
     pub(crate) retry: Duration,
     pub(crate) default: Option<Expr>,
     pub(crate) wait: bool,
+    /// Whether hits may come from the cache's local tier (default: yes, if it has one).
+    pub(crate) local: bool,
     /// Per parameter of the function: whether it is part of the key.
     pub(crate) in_key: Vec<bool>,
     pub(crate) name: Option<syn::LitStr>,
@@ -139,6 +141,7 @@ pub(crate) fn check(
         retry: args.retry.map_or(refresh, |d| d.value),
         default: args.default,
         wait: args.wait.is_some_and(|b| b.value),
+        local: args.local.is_none_or(|b| b.value),
         in_key,
         name: args.name,
         key_self: args.key_self,

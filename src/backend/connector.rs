@@ -33,7 +33,7 @@ fn install_crypto_provider() {
 
 /// Opens connections to a topology with the cache's timeouts.
 pub(crate) struct Connector {
-    topology: Topology,
+    pub(super) topology: Topology,
     /// A sentinel setup's reply bound (the others get theirs when opened).
     #[cfg(feature = "sentinel")]
     timeout: Duration,
@@ -41,7 +41,7 @@ pub(crate) struct Connector {
     single: Option<(Client, AsyncConnectionConfig)>,
     #[cfg(feature = "cluster")]
     cluster: Option<redis::cluster::ClusterClient>,
-    connect_timeout: Duration,
+    pub(super) connect_timeout: Duration,
 }
 
 impl Connector {
@@ -85,7 +85,7 @@ impl Connector {
     }
 
     #[cfg(feature = "sentinel")]
-    fn sentinel_client(
+    pub(super) fn sentinel_client(
         &self,
         s: &SentinelTopology,
         protocol: ProtocolVersion,
@@ -109,7 +109,7 @@ impl Connector {
     }
 
     /// A client for one server, with the TLS certificates if any.
-    fn client(&self, info: ConnectionInfo) -> Result<Client, Error> {
+    pub(super) fn client(&self, info: ConnectionInfo) -> Result<Client, Error> {
         Ok(match &self.certs {
             #[cfg(feature = "tls")]
             Some(certs) => Client::build_with_tls(info, certs.to_redis())?,

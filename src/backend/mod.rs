@@ -13,6 +13,8 @@ pub(crate) mod pool;
 pub(crate) mod scripts;
 pub(crate) mod subscriber;
 pub(crate) mod topology;
+#[cfg(feature = "local")]
+pub(crate) mod tracking;
 pub(crate) mod wakeups;
 
 use std::collections::HashMap;
@@ -129,6 +131,17 @@ impl Backend {
             storing: Arc::default(),
             invalidations: AtomicU64::new(0),
         })
+    }
+
+    /// Keeps client tracking connections for keys under `prefix`, telling `signals` what they
+    /// report (see [`tracking`]), until `signals` is closed or the server refuses.
+    #[cfg(feature = "local")]
+    pub(crate) fn track(
+        &self,
+        prefix: String,
+        signals: tokio::sync::mpsc::UnboundedSender<tracking::Signal>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        tracking::track(self.conns.connector(), prefix, signals)
     }
 
     /// Runs `op` on this runtime's connection; a broken connection is replaced for the next

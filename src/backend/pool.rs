@@ -77,6 +77,12 @@ impl Conns {
         }
     }
 
+    /// How connections are opened.
+    #[cfg(feature = "local")]
+    pub(crate) fn connector(&self) -> Arc<Connector> {
+        self.connector.clone()
+    }
+
     /// The current runtime's connection, opened if need be.
     pub(crate) async fn get(&self) -> Result<Lent, Error> {
         let (runtime, in_runtime) = match Handle::try_current() {

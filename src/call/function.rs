@@ -45,6 +45,8 @@ pub struct Function {
     retry_set: bool,
     /// Whether a miss waits for the real value instead of returning the default.
     pub(crate) wait: bool,
+    /// Whether hits may come from the cache's local tier, when it has one.
+    pub(crate) local: bool,
     /// This function's counts not yet added to Redis.
     pub(crate) stats: FunctionStats,
     /// This function's generations, as the first cache that read them knows them.
@@ -75,6 +77,7 @@ impl Function {
             retry: Function::DEFAULT_REFRESH,
             retry_set: false,
             wait: true,
+            local: true,
             stats: FunctionStats::new(),
             gens: FunctionGens::new(),
         }
@@ -139,6 +142,21 @@ impl Function {
     #[must_use]
     pub const fn wait(mut self, wait: bool) -> Function {
         self.wait = wait;
+        self
+    }
+
+    /// Whether hits may be served from the cache's local tier (default), when the cache has one
+    /// ([`RedisCacheBuilder::local`](crate::RedisCacheBuilder::local)); `false` reads Redis on
+    /// every call, as `#[cache(local = false)]` does.
+    ///
+    /// ```
+    /// use rediscache::Function;
+    ///
+    /// static LIVE_PRICES: Function = Function::new("app::live_prices").local(false);
+    /// ```
+    #[must_use]
+    pub const fn local(mut self, local: bool) -> Function {
+        self.local = local;
         self
     }
 

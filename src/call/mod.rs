@@ -9,6 +9,7 @@
 //! - [`sync_hit`]: a sync call, its `GET` sent from the calling thread on a blocking connection;
 //! - [`store`]: running the function and storing what it returned, now or once Redis is back;
 //! - [`flight`]: callers of one key in this process share one computation;
+//! - [`local`]: hits from the local tier's memory, and what a `GET` fills it with;
 //! - [`freshness`]: fresh or stale, the one decision of a hit;
 //! - [`options`], [`bounds`], [`returns`]: what the macro describes a function with.
 
@@ -22,6 +23,7 @@ pub(crate) mod function;
 pub(crate) mod generations;
 mod handoff;
 mod holder;
+pub(crate) mod local;
 pub(crate) mod returns;
 mod store;
 pub(crate) mod sync_hit;
@@ -38,6 +40,7 @@ use crate::cache::{Inner, RedisCache};
 use crate::clock;
 use crate::codec::{self, Stamp};
 use crate::key::Key;
+use crate::local::Ticket;
 use crate::stats::Counter;
 use flight::{Outcome, Role};
 use freshness::Freshness;
@@ -91,7 +94,13 @@ where
                     }
                 },
             };
-            call_keyed::<R, S, J>(inner, backend, key, opts, gens, make, default).await
+            let ticket = match local::before::<S::Value>(inner, &key, opts, gens) {
+                local::Before::Hit(value, refresh) => {
+                    return serve_hit::<R, S, J>(inner, (key, gens), opts, value, refresh, make);
+                }
+                local::Before::Miss(ticket) => ticket,
+            };
+            call_keyed::<R, S, J>(inner, backend, (key, gens, ticket), opts, make, default).await
         }
         Prepared::NoKey => Box::pin(make().run()).await,
         Prepared::NoBackend(key) => {
@@ -134,9 +143,8 @@ pub(super) fn prepare<'a>(
 async fn call_keyed<R, S, J>(
     inner: &Arc<Inner>,
     backend: &Backend,
-    key: Key,
+    (key, gens, ticket): (Key, Current, Option<Ticket>),
     opts: &'static Function,
-    gens: Current,
     make: impl FnOnce() -> J,
     default: Option<impl FnOnce() -> R>,
 ) -> R
@@ -145,9 +153,10 @@ where
     S: Shape<R>,
     J: Job<R>,
 {
-    match read::<S::Value>(backend.get(&key).await, &key, opts, gens) {
+    match read::<S::Value>(inner, backend.get(&key).await, &key, opts, gens, ticket) {
         Found::Hit(value, freshness) => {
-            serve_hit::<R, S, J>(inner, (key, gens), opts, value, freshness, make)
+            let refresh = freshness == Freshness::Stale;
+            serve_hit::<R, S, J>(inner, (key, gens), opts, value, refresh, make)
         }
         found => {
             Box::pin(proceed::<R, S, J>(
@@ -175,49 +184,73 @@ pub(super) enum Found<V> {
 }
 
 /// Decodes what the `GET` of `key` returned: an entry from before the function's last
-/// `invalidate_all` is a miss, one from before its last `expire_all` is stale.
+/// `invalidate_all` is a miss, one from before its last `expire_all` is stale. With a `ticket`
+/// (the local tier's, taken before the `GET`), a hit's entry is kept in memory.
 pub(super) fn read<V: serde::de::DeserializeOwned>(
+    inner: &Inner,
     got: Result<Option<Vec<u8>>, Error>,
     key: &Key,
     opts: &'static Function,
     gens: Current,
+    ticket: Option<Ticket>,
 ) -> Found<V> {
     match got {
-        Ok(Some(entry)) => match codec::decode::<V>(&entry) {
-            Ok((stamp, value)) if stamp.generation >= gens.hard => {
-                let time = freshness::freshness(stamp.written, clock::now_ms(), opts.refresh);
-                let freshness = if stamp.generation < gens.soft {
-                    Freshness::Stale
-                } else {
-                    time
-                };
+        Ok(Some(entry)) => match judge::<V>(&entry, key, opts, gens) {
+            Some((value, freshness, written)) => {
+                if let Some(ticket) = ticket {
+                    local::fill(inner, opts, key, entry, written, ticket);
+                }
                 Found::Hit(value, freshness)
             }
-            Ok(_) => {
-                tracing::debug!(
-                    function = opts.name,
-                    key = key.value(),
-                    "rediscache: entry from before invalidate_all; a miss"
-                );
-                Found::Miss
-            }
-            Err(e) => {
-                tracing::warn!(function = opts.name, key = key.value(), error = %e, "rediscache: unreadable entry; recomputing");
-                Found::Miss
-            }
+            None => Found::Miss,
         },
         Ok(None) => Found::Miss,
         Err(e) => Found::Failed(e),
     }
 }
 
-/// Serves a hit: counts it and, when it is stale, schedules one refresh in the background.
+/// Decodes an entry of `key`, from Redis or memory: its value, its freshness and when it was
+/// written; `None` (logged) when it is from before the function's last `invalidate_all` or
+/// does not decode.
+pub(super) fn judge<V: serde::de::DeserializeOwned>(
+    entry: &[u8],
+    key: &Key,
+    opts: &'static Function,
+    gens: Current,
+) -> Option<(V, Freshness, u64)> {
+    match codec::decode::<V>(entry) {
+        Ok((stamp, value)) if stamp.generation >= gens.hard => {
+            let time = freshness::freshness(stamp.written, clock::now_ms(), opts.refresh);
+            let freshness = if stamp.generation < gens.soft {
+                Freshness::Stale
+            } else {
+                time
+            };
+            Some((value, freshness, stamp.written))
+        }
+        Ok(_) => {
+            tracing::debug!(
+                function = opts.name,
+                key = key.value(),
+                "rediscache: entry from before invalidate_all; a miss"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(function = opts.name, key = key.value(), error = %e, "rediscache: unreadable entry; recomputing");
+            None
+        }
+    }
+}
+
+/// Serves a hit: counts it and, with `refresh` (it is stale), schedules one refresh in the
+/// background.
 pub(super) fn serve_hit<R, S, J>(
     inner: &Arc<Inner>,
     (key, gens): (Key, Current),
     opts: &'static Function,
     value: S::Value,
-    freshness: Freshness,
+    refresh: bool,
     make: impl FnOnce() -> J,
 ) -> R
 where
@@ -226,7 +259,7 @@ where
     J: Job<R>,
 {
     inner.count(opts, Counter::Success);
-    if freshness == Freshness::Stale {
+    if refresh {
         refresh_in_background::<R, S, J>(inner, key, opts, gens, make);
     }
     S::wrap(value)
@@ -251,7 +284,8 @@ where
 {
     match found {
         Found::Hit(value, freshness) => {
-            return serve_hit::<R, S, J>(inner, (key, gens), opts, value, freshness, make);
+            let refresh = freshness == Freshness::Stale;
+            return serve_hit::<R, S, J>(inner, (key, gens), opts, value, refresh, make);
         }
         Found::Miss => {}
         Found::Failed(e) => {
@@ -474,9 +508,12 @@ pub(crate) async fn invalidate(
         return Ok(());
     }
     let key = cache.inner.key(f.name, args?);
-    cache
+    let deleted = cache
         .inner
         .backend()?
         .delete(&key, f.invalidation_memory())
-        .await
+        .await;
+    // Tracking reports the delete too; this process need not wait for it.
+    local::forget(&cache.inner, &key);
+    deleted
 }

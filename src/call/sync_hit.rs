@@ -13,7 +13,9 @@
 use tokio::runtime::Handle;
 
 use super::blocking::SyncJob;
+use super::freshness::Freshness;
 use super::function::Function;
+use super::local::Before;
 use super::returns::Shape;
 use super::{Found, Prepared};
 use crate::runtime;
@@ -55,10 +57,24 @@ where
             }
         },
     };
+    let ticket = match super::local::before::<S::Value>(inner, &key, opts, gens) {
+        Before::Hit(value, refresh) => {
+            return super::serve_hit::<R, S, SyncJob<F>>(
+                inner,
+                (key, gens),
+                opts,
+                value,
+                refresh,
+                make,
+            );
+        }
+        Before::Miss(ticket) => ticket,
+    };
     let got = backend.get_sync(handle, &key);
-    match super::read::<S::Value>(got, &key, opts, gens) {
+    match super::read::<S::Value>(inner, got, &key, opts, gens, ticket) {
         Found::Hit(value, freshness) => {
-            super::serve_hit::<R, S, SyncJob<F>>(inner, (key, gens), opts, value, freshness, make)
+            let refresh = freshness == Freshness::Stale;
+            super::serve_hit::<R, S, SyncJob<F>>(inner, (key, gens), opts, value, refresh, make)
         }
         found => {
             let rest = super::proceed::<R, S, SyncJob<F>>(

@@ -81,7 +81,10 @@ impl Tally {
         for t in &taken {
             for &(c, n) in &t.counts {
                 totals[c as usize] += n;
-                fields.push((format!("{}@{}", c.field(), t.function), n));
+                // The local tier's own counts belong to no function.
+                if t.function != crate::local::TIER_NAME {
+                    fields.push((format!("{}@{}", c.field(), t.function), n));
+                }
             }
         }
         for c in Counter::ALL {

@@ -39,6 +39,18 @@ pub struct Stats {
     pub default: u64,
     /// Redis operations that failed or timed out; the calls ran the function instead.
     pub errors: u64,
+    /// Hits served from a local tier's memory (counted in `success` too).
+    pub local_hits: u64,
+    /// Entries a local tier kept after reading them from Redis.
+    pub local_fills: u64,
+    /// Entries a local tier did not keep because an invalidation or a flush came while their
+    /// `GET` was in flight.
+    pub local_discarded_fills: u64,
+    /// Local copies dropped because Redis reported their key changed.
+    pub local_invalidations: u64,
+    /// Times a local tier was emptied: a flush of the database, a lost or doubtful tracking
+    /// connection, a failover or a new slot map.
+    pub local_flushes: u64,
 }
 
 /// One counter of [`Stats`].
@@ -52,10 +64,15 @@ pub(crate) enum Counter {
     Success,
     Default,
     Errors,
+    LocalHits,
+    LocalFills,
+    LocalDiscarded,
+    LocalInvalidations,
+    LocalFlushes,
 }
 
 impl Counter {
-    pub(crate) const ALL: [Counter; 8] = [
+    pub(crate) const ALL: [Counter; 13] = [
         Counter::Refresh,
         Counter::Wait,
         Counter::Sleep,
@@ -64,6 +81,11 @@ impl Counter {
         Counter::Success,
         Counter::Default,
         Counter::Errors,
+        Counter::LocalHits,
+        Counter::LocalFills,
+        Counter::LocalDiscarded,
+        Counter::LocalInvalidations,
+        Counter::LocalFlushes,
     ];
 
     /// The field of the stats hash in Redis.
@@ -77,6 +99,11 @@ impl Counter {
             Counter::Success => "success",
             Counter::Default => "default",
             Counter::Errors => "errors",
+            Counter::LocalHits => "local_hits",
+            Counter::LocalFills => "local_fills",
+            Counter::LocalDiscarded => "local_discarded_fills",
+            Counter::LocalInvalidations => "local_invalidations",
+            Counter::LocalFlushes => "local_flushes",
         }
     }
 }
@@ -92,6 +119,11 @@ impl Stats {
             Counter::Success => &mut self.success,
             Counter::Default => &mut self.default,
             Counter::Errors => &mut self.errors,
+            Counter::LocalHits => &mut self.local_hits,
+            Counter::LocalFills => &mut self.local_fills,
+            Counter::LocalDiscarded => &mut self.local_discarded_fills,
+            Counter::LocalInvalidations => &mut self.local_invalidations,
+            Counter::LocalFlushes => &mut self.local_flushes,
         }
     }
 
@@ -155,11 +187,11 @@ impl Default for FunctionStats {
 
 /// This process's counts not yet added to Redis.
 #[derive(Debug, Default)]
-pub(crate) struct Counters([AtomicU64; 8]);
+pub(crate) struct Counters([AtomicU64; Counter::ALL.len()]);
 
 impl Counters {
     pub(crate) const fn new() -> Counters {
-        Counters([const { AtomicU64::new(0) }; 8])
+        Counters([const { AtomicU64::new(0) }; Counter::ALL.len()])
     }
 
     pub(crate) fn add(&self, c: Counter) {
