@@ -172,8 +172,20 @@ static SHARED: OnceLock<Scenario> = OnceLock::new();
 /// Both processes run this function; the child computes it.
 #[cache(cache = cache_of(&SHARED), refresh = 60, expire = 120, retry = 30, wait = true)]
 fn shared_report(x: u64) -> u64 {
-    let read = source(&scenario(&SHARED).url, "src:shared");
+    let url = &scenario(&SHARED).url;
+    let read = source(url, "src:shared");
     if std::env::var("RC_CHILD").is_ok() {
+        // Tells the parent the source is read, then computes slowly.
+        redis::cmd("SET")
+            .arg(format!("src:shared:read:{x}"))
+            .arg(1)
+            .exec(
+                &mut redis::Client::open(url.as_str())
+                    .expect("url")
+                    .get_connection()
+                    .expect("connects"),
+            )
+            .expect("SET");
         std::thread::sleep(SLOW);
     }
     read * 100 + x
@@ -203,9 +215,11 @@ fn overtaken_across_processes(x: u64, invalidate: fn(u64)) {
         )
     });
     let lease = format!("rediscache:{{invalidation::shared_report({x})}}:lease");
+    let read = format!("src:shared:read:{x}");
     assert!(
-        eventually(SOON, || !server.keys(&lease).is_empty()),
-        "the child took the lease"
+        eventually(SOON, || !server.keys(&lease).is_empty()
+            && !server.keys(&read).is_empty()),
+        "the child took the lease and read the source"
     );
     set_source(server, "src:shared", x + 10);
     invalidate(x);
@@ -250,7 +264,13 @@ static ALL_RUNS: AtomicU64 = AtomicU64::new(0);
 #[cache(cache = cache_of(&ALL), name = "all::profile", refresh = 60, expire = 120, wait = true)]
 fn profile(id: u64) -> u64 {
     ALL_RUNS.fetch_add(1, Ordering::SeqCst);
-    source(&scenario(&ALL).url, "src:all") * 100 + id
+    let source = source(&scenario(&ALL).url, "src:all");
+    if source == 3 {
+        // The refreshes after `expire_all` take a while, so "served stale while the refresh
+        // runs" does not race a refresh that already landed.
+        std::thread::sleep(SLOW);
+    }
+    source * 100 + id
 }
 
 /// The same function, through the handle.

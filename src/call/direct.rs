@@ -93,10 +93,13 @@ pub(crate) async fn prime<T: Serialize + DeserializeOwned>(
         )));
     }
     // No lease token and no invalidation check: a value set by hand always lands.
-    backend
+    let stored = backend
         .store(&key, &entry, f.expire, "", "*")
         .await
-        .map(drop)
+        .map(drop);
+    // Read your own writes: this process's copy in memory goes at once.
+    super::local::forget(inner, &key);
+    stored
 }
 
 /// Computes the entry of `f` for `args` now, whatever its freshness, stores it and returns it.

@@ -127,6 +127,9 @@ where
         .await
     {
         Ok(true) => {
+            // The old copy in this process's memory, if any, goes now; tracking reports the
+            // store to the other processes.
+            super::local::forget(inner, key);
             tracing::debug!(function = opts.name, key = key.value(), elapsed = ?started.elapsed(), "rediscache: stored")
         }
         Ok(false) => {
