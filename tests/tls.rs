@@ -138,3 +138,57 @@ fn unreadable_certificate_files_are_configuration_errors() {
         "{err}"
     );
 }
+
+/// The local tier's tracking connection speaks TLS with the same certificates and ACL user,
+/// and a change made by another client reaches the copy in memory.
+#[cfg(feature = "local")]
+#[tokio::test]
+async fn the_local_tier_tracks_over_tls_with_an_acl_user() {
+    use rediscache::{Local, LocalState};
+    static CACHE: Slot<RedisCache> = Slot::new();
+    static RUNS: Runs = Runs::new();
+    let pki = Pki::new();
+    let server = TlsServer::start(&pki, true);
+    let acl = [
+        "ACL", "SETUSER", "app", "on", ">s3cret", "~*", "&*", "+@all",
+    ];
+    assert_eq!(server.cli(&pki, &acl).trim(), "OK");
+    let url = format!("rediss://app:s3cret@127.0.0.1:{}/0", server.port);
+    CACHE.set(
+        RedisCache::builder()
+            .url(url)
+            .prefix("tlslocal")
+            .tls_ca_file(pki.path("ca.crt"))
+            .tls_client_cert(pki.path("client.crt"), pki.path("client.key"))
+            .local(Local::new())
+            .build()
+            .unwrap(),
+    );
+
+    #[cache(cache = CACHE, name = "tls::double", refresh = 60, expire = 120, wait = true)]
+    async fn double(x: u64) -> u64 {
+        RUNS.tick();
+        x * 2 + RUNS.get() as u64 * 1000
+    }
+
+    assert_eq!(double(4).await, 1008);
+    let cache = CACHE.get().unwrap();
+    assert!(
+        eventually(SOON, || cache
+            .local_status()
+            .is_some_and(|s| s.state == LocalState::Live)),
+        "tracking over TLS: {:?}",
+        cache.local_status()
+    );
+    // One call fills memory, the next are served from it.
+    for _ in 0..10 {
+        assert_eq!(double(4).await, 1008);
+    }
+    let stats = cache.stats().await.unwrap();
+    assert!(stats.local_hits >= 9, "{stats:?}");
+    server.cli(&pki, &["DEL", "tlslocal:{tls::double(4)}"]);
+    assert!(
+        eventually_async(SOON, || async { double(4).await == 2008 }).await,
+        "the delete reached memory over TLS"
+    );
+}
