@@ -33,6 +33,8 @@
 //! - [`Stats`]: counters shared by every process using the same Redis database, in total and per
 //!   function ([`RedisCache::stats_by_function`]); the same counters and a recompute-duration
 //!   histogram through the `metrics` facade, and `tracing` spans on the slow paths.
+//! - [`Local`] (feature `local`): hits served from this process's memory too, kept true by
+//!   Redis's own invalidations (client tracking); [`RedisCache::local_status`].
 //! - [`Error`]: what configuration, invalidation and stats reads can report. A cached call never
 //!   fails because of the cache: when Redis fails, the function runs.
 //!
