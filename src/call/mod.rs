@@ -399,11 +399,9 @@ where
                     inner.count(opts, Counter::Sleep);
                 }
                 if let Some(Outcome::Done(entry)) = flight.wait(opts.retry).await {
-                    let hard = inner.generations.current(opts).map_or(0, |g| g.hard);
-                    match codec::decode::<S::Value>(&entry) {
-                        Ok((stamp, value)) if stamp.generation >= hard => return S::wrap(value),
-                        // Computed before an invalidate_all that came meanwhile.
-                        _ => {}
+                    // `None`: computed before an invalidate_all that came meanwhile.
+                    if let Some(value) = landed::<S::Value>(inner, opts, &entry) {
+                        return S::wrap(value);
                     }
                 }
                 // The leader failed, panicked, outlived `retry` or was overtaken by an
@@ -418,14 +416,10 @@ where
     if let Some(b) = backend {
         match wait_for_holder(inner, b, &mut holder, opts, slept).await {
             Ok(Some(entry)) => {
-                let hard = inner.generations.current(opts).map_or(0, |g| g.hard);
-                match codec::decode::<S::Value>(&entry) {
-                    Ok((stamp, value)) if stamp.generation >= hard => {
-                        leader.finish(Outcome::Done(Arc::from(entry)));
-                        return S::wrap(value);
-                    }
-                    // From before an invalidation, or unreadable: compute.
-                    _ => {}
+                // `None`: from before an invalidation, or unreadable: compute.
+                if let Some(value) = landed::<S::Value>(inner, opts, &entry) {
+                    leader.finish(Outcome::Done(Arc::from(entry)));
+                    return S::wrap(value);
                 }
             }
             Ok(None) => {}
@@ -452,6 +446,20 @@ where
     match Handoff::<_, R, J>::new(computation, until).await {
         Ok(r) => r,
         Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// The value of an entry another computation just produced, unless it is from before the
+/// function's last `invalidate_all` (or does not decode).
+fn landed<V: serde::de::DeserializeOwned>(
+    inner: &Inner,
+    opts: &'static Function,
+    entry: &[u8],
+) -> Option<V> {
+    let hard = inner.generations.current(opts).map_or(0, |g| g.hard);
+    match codec::decode::<V>(entry) {
+        Ok((stamp, value)) if stamp.generation >= hard => Some(value),
+        _ => None,
     }
 }
 
