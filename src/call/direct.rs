@@ -93,10 +93,10 @@ pub(crate) async fn prime<T: Serialize + DeserializeOwned>(
         )));
     }
     // No lease token and no invalidation check: a value set by hand always lands.
-    backend
-        .store(&key, &entry, f.expire, "", "*")
-        .await
-        .map(drop)
+    let stored = backend.store(&key, &entry, f.expire, "", "*").await;
+    // Read at once by this process's next call, as without the local tier.
+    super::local::forget(inner, &key);
+    stored.map(drop)
 }
 
 /// Computes the entry of `f` for `args` now, whatever its freshness, stores it and returns it.
