@@ -1,10 +1,11 @@
 //! The local tier on private single `redis-server`s: hits from memory, and every way Redis
 //! says an entry changed reaching the copy in memory. Another process's `NAME_set`, refresh,
-//! `NAME_invalidate` and `NAME_invalidate_all`; a killed tracking connection with a write in
-//! the gap; a server paused (half-open) bounded by the lease; `FLUSHALL`/`FLUSHDB`; eviction
-//! under `maxmemory`; `redis-cli` writes, deletes and renames; a server that refuses tracking;
-//! memory held within `max_bytes`; stale hits from memory that do not flood Redis with lease
-//! attempts; functions that opt out.
+//! `NAME_invalidate` and `NAME_invalidate_all`; this process's own writes, read at once; a
+//! killed tracking connection with a write in the gap; a server paused (half-open) bounded by
+//! the lease; `FLUSHALL`/`FLUSHDB`; eviction under `maxmemory`; `redis-cli` writes, deletes,
+//! renames and TTLs; a server that refuses tracking (an ACL, a renamed `CLIENT`); memory held
+//! within `max_bytes`; stale hits from memory that do not flood Redis with lease attempts;
+//! functions that opt out.
 //!
 //! The tests that set the process-wide test hooks (the fill race, expiry without
 //! invalidations) are in `tests/local_race.rs`.
@@ -706,8 +707,17 @@ async fn child_refused() {
     println!("{text}");
 }
 
+/// What `child_refused` must report: no hit from memory, the values of Redis, one warning.
+fn check_refused(out: &str) {
+    assert_eq!(child_field(out, "warnings"), "1", "one warning:\n{out}");
+    assert_eq!(child_field(out, "local_hits"), "0", "{out}");
+    assert_eq!(child_field(out, "local_fills"), "0", "{out}");
+    assert_eq!(child_field(out, "missed"), "1", "{out}");
+    assert_eq!(child_field(out, "hits"), "100", "hits from Redis:\n{out}");
+}
+
 #[test]
-fn a_server_that_refuses_tracking_keeps_the_tier_off_with_one_warning() {
+fn a_user_denied_client_tracking_keeps_the_tier_off_with_one_warning() {
     let server = RedisServer::start();
     let acl = server
         .cli(&[
@@ -716,12 +726,16 @@ fn a_server_that_refuses_tracking_keeps_the_tier_off_with_one_warning() {
         .expect("ACL SETUSER");
     assert_eq!(acl.trim(), "OK");
     let url = format!("redis://app:pw@127.0.0.1:{}/0", server.port);
-    let out = run_child("child_refused", &[("RC_TEST_URL", url)]);
-    assert_eq!(child_field(&out, "warnings"), "1", "one warning:\n{out}");
-    assert_eq!(child_field(&out, "local_hits"), "0", "{out}");
-    assert_eq!(child_field(&out, "local_fills"), "0", "{out}");
-    assert_eq!(child_field(&out, "missed"), "1", "{out}");
-    assert_eq!(child_field(&out, "hits"), "100", "hits from Redis:\n{out}");
+    check_refused(&run_child("child_refused", &[("RC_TEST_URL", url)]));
+}
+
+#[test]
+fn a_server_without_the_client_command_keeps_the_tier_off_with_one_warning() {
+    let server = RedisServer::start_with(&["--rename-command", "CLIENT", ""]);
+    check_refused(&run_child(
+        "child_refused",
+        &[("RC_TEST_URL", server.url())],
+    ));
 }
 
 // --- Memory -------------------------------------------------------------------------------
