@@ -122,14 +122,14 @@ where
         return Ok(r);
     }
     let entry: Arc<[u8]> = Arc::from(entry);
-    match backend
+    let stored = backend
         .store(key, &entry, opts.expire, token, &holder.version)
-        .await
-    {
+        .await;
+    // This process's next call reads what it just wrote, not a copy in memory that tracking
+    // has yet to report as changed.
+    super::local::forget(inner, key);
+    match stored {
         Ok(true) => {
-            // The old copy in this process's memory, if any, goes now; tracking reports the
-            // store to the other processes.
-            super::local::forget(inner, key);
             tracing::debug!(function = opts.name, key = key.value(), elapsed = ?started.elapsed(), "rediscache: stored")
         }
         Ok(false) => {
