@@ -1,5 +1,5 @@
-//! The demo's HTTP routes: the same slow function direct and cached, the cache's counters as
-//! JSON, Prometheus metrics, and a page that shows them live.
+//! The demo's HTTP routes: the same slow function direct, cached, and cached with the local
+//! tier, the cache's counters as JSON, Prometheus metrics, and a page that shows them live.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -78,6 +78,7 @@ pub fn router(demo: Arc<Demo>) -> Router {
         .route("/", get(page))
         .route("/direct/{value}", get(direct))
         .route("/cached/{value}", get(cached))
+        .route("/local/{value}", get(local))
         .route("/stats", get(stats))
         .route("/history", get(history))
         .route("/metrics", get(metrics))
@@ -109,6 +110,10 @@ async fn cached(State(demo): State<Arc<Demo>>, Path(value): Path<String>) -> Res
     serve(Route::Cached, &demo.work, value).await
 }
 
+async fn local(State(demo): State<Arc<Demo>>, Path(value): Path<String>) -> Response {
+    serve(Route::Local, &demo.work, value).await
+}
+
 async fn serve(route: Route, w: &Work, value: String) -> Response {
     if value.is_empty() || value.chars().count() > MAX_VALUE_CHARS {
         let msg = format!("the value must have 1 to {MAX_VALUE_CHARS} characters");
@@ -118,6 +123,7 @@ async fn serve(route: Route, w: &Work, value: String) -> Response {
     let answer = match route {
         Route::Direct => work::direct(w, &value).await,
         Route::Cached => work::cached(w, &value).await,
+        Route::Local => work::local(w, &value).await,
     };
     metrics::histogram!("demo_request_seconds", "route" => route.name())
         .record(started.elapsed().as_secs_f64());
@@ -129,6 +135,9 @@ async fn serve(route: Route, w: &Work, value: String) -> Response {
 async fn stats(State(demo): State<Arc<Demo>>) -> Response {
     let cache = work::demo_cache();
     let read = async {
+        // The local route's cache shares the Redis and the prefix, so its counts are in the
+        // same totals; this sends the ones it has not flushed yet.
+        work::local_cache().stats().await?;
         let functions = cache.stats_by_function().await?;
         let total = cache.stats().await?;
         Ok::<_, rediscache::Error>((total, functions))
@@ -154,13 +163,23 @@ async fn stats(State(demo): State<Arc<Demo>>) -> Response {
     .into_response()
 }
 
-/// `POST /invalidate`: every entry of the cached function becomes a miss, in every worker; no
-/// computation that started before can store what it read. The next call of each value
-/// computes anew (the misses show in `/stats` and on the page).
+/// `POST /invalidate`: every entry of the cached functions (`/cached`'s and `/local`'s)
+/// becomes a miss, in every worker and in their memory; no computation that started before can
+/// store what it read. The next call of each value computes anew (the misses show in `/stats`
+/// and on the page).
 async fn invalidate() -> Response {
-    let cache = work::demo_cache();
-    match cache.invalidate_function(work::CACHED_NAME).await {
-        Ok(()) => Json(json!({ "invalidated": work::CACHED_NAME })).into_response(),
+    let done = async {
+        work::demo_cache()
+            .invalidate_function(work::CACHED_NAME)
+            .await?;
+        work::local_cache()
+            .invalidate_function(work::LOCAL_NAME)
+            .await
+    };
+    match done.await {
+        Ok(()) => {
+            Json(json!({ "invalidated": [work::CACHED_NAME, work::LOCAL_NAME] })).into_response()
+        }
         Err(e) => unavailable(&e.to_string()),
     }
 }
@@ -195,5 +214,6 @@ fn stats_json(s: &Stats) -> Value {
         "sleep": s.sleep,
         "failed": s.failed,
         "errors": s.errors,
+        "local_hits": s.local_hits,
     })
 }

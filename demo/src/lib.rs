@@ -1,13 +1,13 @@
-//! The rediscache demo: a web service that serves one slow function twice, directly and through
-//! the cache, shows the cache's counters live, exports Prometheus metrics, and a load report
+//! The rediscache demo: a web service that serves one slow function directly, through the cache
+//! and through the cache with its local tier, shows the cache's counters live, exports Prometheus metrics, and a load report
 //! that measures what the cache buys.
 //!
 //! Run with: `scripts/demo serve` (starts a private Redis), then open <http://127.0.0.1:8080/>;
 //! `scripts/demo load` for the load report.
 //!
-//! - [`app`]: the routes (`/direct/{value}`, `/cached/{value}`, `/stats`, `/history`,
-//!   `/metrics`, `/`);
-//! - [`work`]: the slow function and its cached twin;
+//! - [`app`]: the routes (`/direct/{value}`, `/cached/{value}`, `/local/{value}`, `/stats`,
+//!   `/history`, `/metrics`, `/`);
+//! - [`work`]: the slow function and its cached twins;
 //! - [`serve`]: one worker in this process, or several processes sharing a port and a Redis;
 //! - [`history`]: the counters over the last minutes, for the page's chart;
 //! - [`load`]: the load report (table, JSON, SVG chart).

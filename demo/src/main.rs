@@ -21,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serves /direct/{value}, /cached/{value}, /stats, /metrics and the page at /.
+    /// Serves /direct/{value}, /cached/{value}, /local/{value}, /stats, /metrics and the page
+    /// at /.
     Serve {
         #[command(flatten)]
         service: Service,
@@ -38,7 +39,8 @@ enum Command {
         #[arg(long, hide = true)]
         worker_id: Option<u32>,
     },
-    /// Drives /direct then /cached over HTTP and reports requests/s, latency and executions
+    /// Drives /direct, /cached (before and after POST /invalidate) and /local over HTTP and
+    /// reports requests/s, latency and executions
     /// (a table on stdout, report.json and latency.svg in --out).
     Load {
         #[command(flatten)]
@@ -171,7 +173,7 @@ async fn run(cli: Cli) -> Result<(), rediscache_demo::Error> {
                 out,
             };
             eprintln!(
-                "load: {concurrency} clients, {values} values, {seconds} s on /direct, then {seconds} s on /cached"
+                "load: {concurrency} clients, {values} values, {seconds} s on /direct, then {seconds} s on /cached (twice) and /local"
             );
             let report = load::run(&config).await?;
             println!("{report}");

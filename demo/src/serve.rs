@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rediscache::RedisCache;
+use rediscache::{Local, RedisCache};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 
@@ -72,11 +72,11 @@ impl Drop for Worker {
 /// Configures the process's cache and metrics and returns the routes' state. A process
 /// configures its cache once: a second call is [`Error::AlreadyServing`].
 pub fn configure(config: &WorkerConfig) -> Result<Arc<Demo>, Error> {
-    let cache = RedisCache::builder()
+    let builder = RedisCache::builder()
         .url(&config.redis_url)
-        .prefix(&config.prefix)
-        .build()?;
-    if !work::install_cache(cache) {
+        .prefix(&config.prefix);
+    let local = builder.clone().local(Local::new()).build()?;
+    if !work::install_cache(builder.build()?, local) {
         return Err(Error::AlreadyServing);
     }
     let metrics = app::install_metrics();

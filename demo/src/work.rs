@@ -1,5 +1,6 @@
-//! The slow function the demo serves, once directly and once through the cache, and the count of
-//! its executions, kept in Redis so that every worker process adds to the same numbers.
+//! The slow function the demo serves, directly, through the cache, and through the cache with
+//! its local tier (hits from memory), and the count of its executions, kept in Redis so that
+//! every worker process adds to the same numbers.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -12,15 +13,30 @@ use tokio::sync::OnceCell;
 /// The demo's cache, configured once at startup by [`install_cache`].
 static CACHE: OnceLock<RedisCache> = OnceLock::new();
 
-/// Makes `cache` the one [`cached`] uses. Only the first call counts: a process serves one
+/// The same Redis and prefix with the local tier on, for [`local`]; set by [`install_cache`].
+static LOCAL_CACHE: OnceLock<RedisCache> = OnceLock::new();
+
+/// Makes `cache` the one [`cached`] uses, and `local` (the same Redis and prefix, with
+/// `.local(..)`) the one [`local`] uses. Only the first call counts: a process serves one
 /// configuration; later calls return `false`.
-pub fn install_cache(cache: RedisCache) -> bool {
-    CACHE.set(cache).is_ok()
+pub fn install_cache(cache: RedisCache, local: RedisCache) -> bool {
+    CACHE.set(cache).is_ok() && LOCAL_CACHE.set(local).is_ok()
 }
 
 /// The demo's cache. Before [`install_cache`], a disabled one: calls go straight through.
 pub fn demo_cache() -> &'static RedisCache {
     CACHE.get_or_init(|| {
+        RedisCache::builder()
+            .enabled(false)
+            .from_env(false)
+            .build()
+            .unwrap_or_else(|e| unreachable!("a disabled cache without settings is valid: {e}"))
+    })
+}
+
+/// The cache of [`local`]. Before [`install_cache`], a disabled one: calls go straight through.
+pub fn local_cache() -> &'static RedisCache {
+    LOCAL_CACHE.get_or_init(|| {
         RedisCache::builder()
             .enabled(false)
             .from_env(false)
@@ -36,6 +52,8 @@ pub enum Route {
     Direct,
     /// `/cached/{value}`: the cache runs it on a miss or a refresh.
     Cached,
+    /// `/local/{value}`: the same through the cache with its local tier.
+    Local,
 }
 
 impl Route {
@@ -44,6 +62,7 @@ impl Route {
         match self {
             Route::Direct => "direct",
             Route::Cached => "cached",
+            Route::Local => "local",
         }
     }
 }
@@ -117,6 +136,8 @@ pub struct ExecutionCounts {
     pub direct: u64,
     /// Runs for `/cached`.
     pub cached: u64,
+    /// Runs for `/local`.
+    pub local: u64,
 }
 
 /// The slow function itself: `io` of waiting, then the heavy part on a blocking thread.
@@ -151,6 +172,17 @@ pub const CACHED_NAME: &str = "demo::cached";
 #[cache(cache = demo_cache(), name = "demo::cached", refresh = 2, expire = 10, wait = true, skip(work))]
 pub async fn cached(work: &Work, value: &str) -> Answer {
     compute(work, value, Route::Cached).await
+}
+
+/// The name of [`local`]'s function in keys and stats.
+pub const LOCAL_NAME: &str = "demo::local";
+
+/// `/local/{value}`: [`cached`] through the cache with the local tier: a hit is served from this
+/// worker's memory, kept true by Redis (a refresh or an invalidation in any worker drops the
+/// copy, and the next hit reads Redis once).
+#[cache(cache = local_cache(), name = "demo::local", refresh = 2, expire = 10, wait = true, skip(work))]
+pub async fn local(work: &Work, value: &str) -> Answer {
+    compute(work, value, Route::Local).await
 }
 
 /// SHA-256 applied `rounds` times: CPU work that grows with `rounds`.
@@ -217,15 +249,17 @@ impl Executions {
 
     async fn read(&self) -> Result<ExecutionCounts, redis::RedisError> {
         let mut conn = self.conn().await?;
-        let (direct, cached): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
+        let (direct, cached, local): (Option<u64>, Option<u64>, Option<u64>) = redis::cmd("HMGET")
             .arg(&self.key)
             .arg("direct")
             .arg("cached")
+            .arg("local")
             .query_async(&mut conn)
             .await?;
         Ok(ExecutionCounts {
             direct: direct.unwrap_or(0),
             cached: cached.unwrap_or(0),
+            local: local.unwrap_or(0),
         })
     }
 }

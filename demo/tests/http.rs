@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use rediscache_demo::{app, serve};
 use serde_json::Value;
-use testkit::RedisServer;
+use testkit::{RedisServer, eventually_async};
 use tower::ServiceExt;
 
 async fn get(router: &Router, path: &str) -> (StatusCode, String) {
@@ -159,6 +159,27 @@ async fn routes_run_the_function_direct_and_cached_and_report_it() {
     );
     let f = &get_json(&router, "/stats").await["functions"]["demo::cached"];
     assert_eq!((&f["missed"], &f["success"]), (&2.into(), &2.into()), "{f}");
+
+    // /local: the same function through the cache with its local tier (refresh 2 s, so a
+    // fresh entry for as long as this takes): one execution, then hits, from this worker's
+    // memory once the tier is live.
+    let l1 = get_json(&router, "/local/alpha").await;
+    assert_eq!(l1["digest"], first["digest"], "the same function");
+    let router_ = &router;
+    let from_memory = eventually_async(Duration::from_secs(10), || async move {
+        get_json(router_, "/local/alpha").await;
+        let stats = get_json(router_, "/stats").await;
+        stats["functions"]["demo::local"]["local_hits"].as_u64() > Some(0)
+    })
+    .await;
+    let stats = get_json(&router, "/stats").await;
+    assert!(from_memory, "no hit from memory: {stats}");
+    assert!(stats["executions"]["local"].as_u64() >= Some(1), "{stats}");
+    assert_eq!(stats["executions"]["cached"], 2, "{stats}");
+    assert!(
+        stats["total"]["local_hits"].as_u64() > Some(0),
+        "in the totals: {stats}"
+    );
 
     // /history: what the page's chart draws; the sampler runs only in a served worker, so it
     // is empty here but well-formed.

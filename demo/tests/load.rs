@@ -1,5 +1,6 @@
 //! The load report in its short mode, as CI runs it: the `load` command against a private
-//! Redis, a few seconds per route; its JSON must show what the cache buys, within bounds.
+//! Redis, a few seconds per route; its JSON must show what the cache buys, within bounds, and
+//! the `/local` route's hits served from memory.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -96,6 +97,24 @@ fn the_short_load_report_shows_the_cache_faster_with_bounded_executions() {
     assert!(
         r.cache.hits > 0 && r.cache.hits <= cached.requests,
         "{json}"
+    );
+    assert_eq!(r.cache.local_hits, 0, "/cached has no local tier: {json}");
+    // /local: the same function and bounds, its hits from memory once each value is filled.
+    let local = r.local.as_ref().expect("the /local phase");
+    assert_eq!(local.phase.errors, 0, "{json}");
+    assert!(
+        (values..=r.cached_execution_bound).contains(&local.phase.executions),
+        "executions on /local: {json}"
+    );
+    assert!(
+        local.cache.local_hits > 0 && local.cache.local_hits <= local.cache.hits,
+        "hits from memory: {json}"
+    );
+    assert!(local.cache.hits <= local.phase.requests, "{json}");
+    assert_eq!(local.cache.errors, 0, "{json}");
+    assert!(
+        stdout.contains("| `/local` |") && stdout.contains("/local (local tier): hits"),
+        "{stdout}"
     );
     // Every percentile is ordered.
     for l in [direct.latency_ms, cached.latency_ms] {

@@ -1,6 +1,6 @@
 //! The load report: drives the service over HTTP, first `/direct`, then `/cached` (then
-//! `/cached` again after `POST /invalidate`), with many
-//! concurrent clients cycling over a set of values; measures requests per second and latency,
+//! `/cached` again after `POST /invalidate`, then `/local`, the cache with its local tier), with
+//! many concurrent clients cycling over a set of values; measures requests per second and latency,
 //! reads the function's executions from `/stats`, and writes a table, JSON and an SVG chart.
 
 mod chart;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub use report::{CacheCounts, Invalidated, Latency, Phase, Report};
+pub use report::{CacheCounts, Invalidated, Latency, LocalRoute, Phase, Report};
 
 use crate::Error;
 
@@ -33,7 +33,7 @@ pub struct LoadConfig {
     pub out: PathBuf,
 }
 
-/// Runs both phases and writes `report.json` and `latency.svg` into `config.out`.
+/// Runs the phases and writes `report.json` and `latency.svg` into `config.out`.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -66,17 +66,24 @@ pub async fn run(config: &LoadConfig) -> Result<Report, Error> {
     let base = config.target.trim_end_matches('/').to_owned();
     let (direct, direct_latencies, ..) = phase(&client, &base, "direct", config).await?;
     let (cached, cached_latencies, before, after) = phase(&client, &base, "cached", config).await?;
-    let cache = function_counts(&after).since(&function_counts(&before));
+    let cache = counts_since(&before, &after, "demo::cached");
     // Then every cached value is invalidated, in every worker, and the same load goes on: the
     // misses that follow, one execution per value.
     invalidate(&client, &base).await?;
     let (mut invalidated, _, before, after) = phase(&client, &base, "cached", config).await?;
     invalidated.route = "cached` after `POST /invalidate".into();
-    let invalidated_cache = function_counts(&after).since(&function_counts(&before));
+    let invalidated_cache = counts_since(&before, &after, "demo::cached");
+    // Then the same load on `/local`: its first calls miss, then the hits come from memory.
+    let (local, _, before, after) = phase(&client, &base, "local", config).await?;
+    let local_cache = counts_since(&before, &after, "demo::local");
     let mut report = Report::new(config, direct, cached, cache);
     report.after_invalidate = Some(Invalidated {
         phase: invalidated,
         cache: invalidated_cache,
+    });
+    report.local = Some(LocalRoute {
+        phase: local,
+        cache: local_cache,
     });
     std::fs::create_dir_all(&config.out).map_err(|e| Error::Write(config.out.clone(), e))?;
     let json = config.out.join("report.json");
@@ -181,12 +188,18 @@ fn executions(stats: &Value, route: &str) -> Result<u64, Error> {
         .ok_or_else(|| Error::Load(format!("/stats has no executions.{route}: {stats}")))
 }
 
-/// The cached function's counters in a `/stats` reading.
-fn function_counts(stats: &Value) -> CacheCounts {
-    let function = &stats["functions"]["demo::cached"];
+/// What the counters of the cached function `name` did between two `/stats` readings.
+fn counts_since(before: &Value, after: &Value, name: &str) -> CacheCounts {
+    function_counts(after, name).since(&function_counts(before, name))
+}
+
+/// The counters of the cached function `name` in a `/stats` reading.
+fn function_counts(stats: &Value, name: &str) -> CacheCounts {
+    let function = &stats["functions"][name];
     let field = |name: &str| function[name].as_u64().unwrap_or(0);
     CacheCounts {
         hits: field("success"),
+        local_hits: field("local_hits"),
         misses: field("missed"),
         refreshes: field("refresh"),
         waited: field("sleep"),

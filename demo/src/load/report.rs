@@ -34,6 +34,18 @@ pub struct Report {
     /// `/cached` again, after `POST /invalidate` made every value a miss.
     #[serde(default)]
     pub after_invalidate: Option<Invalidated>,
+    /// `/local`: the same function through the cache with its local tier.
+    #[serde(default)]
+    pub local: Option<LocalRoute>,
+}
+
+/// The `/local` phase: the cache with its local tier, its hits served from memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalRoute {
+    /// Its requests.
+    pub phase: Phase,
+    /// Its function's counters during it; `local_hits` are the hits served from memory.
+    pub cache: CacheCounts,
 }
 
 /// The `/cached` phase after an invalidation of every value.
@@ -82,6 +94,9 @@ pub struct Latency {
 pub struct CacheCounts {
     /// Served from the cache.
     pub hits: u64,
+    /// Of the hits, those served from the local tier's memory (no `GET`).
+    #[serde(default)]
+    pub local_hits: u64,
     /// Found nothing.
     pub misses: u64,
     /// Executions the cache started.
@@ -97,6 +112,7 @@ impl CacheCounts {
     pub fn since(&self, before: &CacheCounts) -> CacheCounts {
         CacheCounts {
             hits: self.hits.saturating_sub(before.hits),
+            local_hits: self.local_hits.saturating_sub(before.local_hits),
             misses: self.misses.saturating_sub(before.misses),
             refreshes: self.refreshes.saturating_sub(before.refreshes),
             waited: self.waited.saturating_sub(before.waited),
@@ -159,6 +175,7 @@ impl Report {
             cached,
             cache,
             after_invalidate: None,
+            local: None,
         }
     }
 }
@@ -178,7 +195,12 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
         let after = self.after_invalidate.as_ref().map(|i| &i.phase);
-        for p in [&self.direct, &self.cached].into_iter().chain(after) {
+        let local = self.local.as_ref().map(|l| &l.phase);
+        for p in [&self.direct, &self.cached]
+            .into_iter()
+            .chain(after)
+            .chain(local)
+        {
             let l = &p.latency_ms;
             writeln!(
                 f,
@@ -213,6 +235,29 @@ impl fmt::Display for Report {
                 f,
                 "after POST /invalidate: misses {}, executions {}, hits {}",
                 i.cache.misses, i.phase.executions, i.cache.hits
+            )?;
+        }
+        if let Some(l) = &self.local {
+            let share = if l.cache.hits > 0 {
+                100.0 * l.cache.local_hits as f64 / l.cache.hits as f64
+            } else {
+                0.0
+            };
+            writeln!(f)?;
+            write!(
+                f,
+                "/local (local tier): hits {}, from memory {} ({share:.1}%), misses {}, \
+                 executions {} (bound {}), {:.1}x the requests/s of /cached",
+                l.cache.hits,
+                l.cache.local_hits,
+                l.cache.misses,
+                l.phase.executions,
+                self.cached_execution_bound,
+                if self.cached.requests_per_second > 0.0 {
+                    l.phase.requests_per_second / self.cached.requests_per_second
+                } else {
+                    0.0
+                }
             )?;
         }
         Ok(())
