@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::call::bounds::KeyArgs;
 use crate::call::direct::{self, Cached};
+use crate::call::local::Copier;
 use crate::call::returns::{Fallible, Plain};
 use crate::call::{self, asynchronous::AsyncJob, blocking::SyncJob};
 use crate::{Error, Function, RedisCache, runtime};
@@ -103,7 +104,7 @@ impl Function {
             args.key_args(),
             || AsyncJob(compute),
             none,
-            Plain,
+            (Plain, Copier::decode()),
         )
         .await
     }
@@ -136,7 +137,15 @@ impl Function {
         Fut: Future<Output = T> + Send + 'static,
     {
         let make = || AsyncJob(compute);
-        call::call(cache, self, args.key_args(), make, Some(default), Plain).await
+        call::call(
+            cache,
+            self,
+            args.key_args(),
+            make,
+            Some(default),
+            (Plain, Copier::decode()),
+        )
+        .await
     }
 
     /// As [`get_or_compute`](Self::get_or_compute) for a computation that can fail: only `Ok`
@@ -176,7 +185,7 @@ impl Function {
             args.key_args(),
             || AsyncJob(compute),
             none,
-            Fallible,
+            (Fallible, Copier::decode()),
         )
         .await
     }
@@ -209,7 +218,7 @@ impl Function {
             args.key_args(),
             || SyncJob(compute),
             none,
-            Plain,
+            (Plain, Copier::decode()),
         )
     }
 
@@ -238,7 +247,14 @@ impl Function {
         F: FnOnce() -> T + Send + 'static,
     {
         let make = || SyncJob(compute);
-        call::blocking::call_sync(cache, self, args.key_args(), make, Some(default), Plain)
+        call::blocking::call_sync(
+            cache,
+            self,
+            args.key_args(),
+            make,
+            Some(default),
+            (Plain, Copier::decode()),
+        )
     }
 
     /// [`try_get_or_compute`](Self::try_get_or_compute) for sync code; needs no runtime.
@@ -273,7 +289,7 @@ impl Function {
             args.key_args(),
             || SyncJob(compute),
             none,
-            Fallible,
+            (Fallible, Copier::decode()),
         )
     }
 

@@ -12,6 +12,7 @@ pub use crate::call::bounds::{
     CacheValue, DefaultValue, KeyArg, KeyArgs, OwnArg, assert_value, own,
 };
 pub use crate::call::bounds::{OwnSelf, ShareSelf, async_job, own_self, share_self, sync_job};
+pub use crate::call::local::{Copier, Probe, ViaClone, ViaDecode};
 pub use crate::call::returns::{Fallible, Plain};
 #[cfg(feature = "local")]
 pub use crate::local::test_hooks as local_test_hooks;

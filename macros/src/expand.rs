@@ -339,13 +339,13 @@ impl Expansion<'_> {
         let cache = self.cache();
         let make = self.make();
         let default = self.default();
-        let shape = self.shape();
+        let shape = self.shape_and_copier();
         let (function, key_args) = (local(FUNCTION_LOCAL), local(KEY_ARGS_LOCAL));
         let args = quote!(#cache, #function, #key_args, #make, #default, #shape);
         if self.sig.is_async {
             quote_spanned!(value_ty.span()=> ::rediscache::__private::call_async(#args).await)
         } else {
-            quote!(::rediscache::__private::call_sync(#args))
+            quote_spanned!(value_ty.span()=> ::rediscache::__private::call_sync(#args))
         }
     }
 

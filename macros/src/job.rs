@@ -100,4 +100,17 @@ impl Expansion<'_> {
         let shape = Ident::new(shape, span);
         quote_spanned!(span=> ::rediscache::__private::#shape)
     }
+
+    /// The shape and how a hit from the local tier copies the value: a clone when the value
+    /// type is `Clone + Sync`, else a decode (the runtime's `Probe`, by method resolution).
+    pub(crate) fn shape_and_copier(&self) -> TokenStream {
+        let shape = self.shape();
+        let value_ty = self.value_type();
+        // At the value type's span, as the shape, so an unmet bound on it is reported once.
+        quote_spanned!(value_ty.span()=> (#shape, {
+            #[allow(unused_imports)]
+            use ::rediscache::__private::{ViaClone as _, ViaDecode as _};
+            (&::rediscache::__private::Probe::<#value_ty>::new()).copier()
+        }))
+    }
 }

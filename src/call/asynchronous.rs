@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use crate::call::function::Function;
+use crate::call::local::Copier;
 use crate::call::returns::Shape;
 use crate::call::{self, Job};
 use crate::runtime;
@@ -34,7 +35,7 @@ pub async fn call_async<R, S, F, Fut>(
     args: Result<String, Error>,
     make: impl FnOnce() -> AsyncJob<F>,
     default: Option<impl FnOnce() -> R>,
-    shape: S,
+    shape: (S, Copier<S::Value>),
 ) -> R
 where
     R: Send + 'static,

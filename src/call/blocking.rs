@@ -6,6 +6,7 @@
 use std::future::Future;
 
 use crate::call::function::Function;
+use crate::call::local::Copier;
 use crate::call::returns::Shape;
 use crate::call::{self, Job, sync_hit};
 use crate::runtime;
@@ -40,7 +41,7 @@ pub fn call_sync<R, S, F>(
     args: Result<String, Error>,
     make: impl FnOnce() -> SyncJob<F>,
     default: Option<impl FnOnce() -> R>,
-    _shape: S,
+    (_, copier): (S, Copier<S::Value>),
 ) -> R
 where
     R: Send + 'static,
@@ -49,7 +50,7 @@ where
 {
     match runtime::handle() {
         Some(handle) if cache.is_enabled() => {
-            sync_hit::call::<R, S, F>(handle, cache, opts, args, make, default)
+            sync_hit::call::<R, S, F>(handle, cache, opts, args, make, default, copier)
         }
         _ => (make().0)(),
     }

@@ -48,6 +48,7 @@ use function::Function;
 use generations::Current;
 use handoff::Handoff;
 use holder::Holder;
+use local::Copier;
 use returns::Shape;
 use store::run_and_store;
 
@@ -60,14 +61,14 @@ pub(crate) trait Job<R>: Send + 'static {
     fn spawn(task: impl Future<Output = ()> + Send + 'static) -> bool;
 }
 
-/// Serves one call of a cached function.
+/// Serves one call of a cached function; `copier` makes a hit from memory's value.
 pub(crate) async fn call<R, S, J>(
     cache: &RedisCache,
     opts: &'static Function,
     args: Result<String, Error>,
     make: impl FnOnce() -> J,
     default: Option<impl FnOnce() -> R>,
-    _shape: S,
+    (_shape, copier): (S, Copier<S::Value>),
 ) -> R
 where
     R: Send + 'static,
@@ -94,13 +95,14 @@ where
                     }
                 },
             };
-            let ticket = match local::before::<S::Value>(inner, &key, opts, gens) {
+            let ticket = match local::before::<S::Value>(inner, &key, opts, gens, copier) {
                 local::Before::Hit(value, refresh) => {
                     return serve_hit::<R, S, J>(inner, (key, gens), opts, value, refresh, make);
                 }
                 local::Before::Miss(ticket) => ticket,
             };
-            call_keyed::<R, S, J>(inner, backend, (key, gens, ticket), opts, make, default).await
+            let keyed = (key, gens, ticket, copier);
+            call_keyed::<R, S, J>(inner, backend, keyed, opts, make, default).await
         }
         Prepared::NoKey => Box::pin(make().run()).await,
         Prepared::NoBackend(key) => {
@@ -143,7 +145,7 @@ pub(super) fn prepare<'a>(
 async fn call_keyed<R, S, J>(
     inner: &Arc<Inner>,
     backend: &Backend,
-    (key, gens, ticket): (Key, Current, Option<Ticket>),
+    (key, gens, ticket, copier): (Key, Current, Option<Ticket>, Copier<S::Value>),
     opts: &'static Function,
     make: impl FnOnce() -> J,
     default: Option<impl FnOnce() -> R>,
@@ -153,7 +155,8 @@ where
     S: Shape<R>,
     J: Job<R>,
 {
-    match read::<S::Value>(inner, backend.get(&key).await, &key, opts, gens, ticket) {
+    let got = backend.get(&key).await;
+    match read::<S::Value>(inner, got, (&key, opts, gens), ticket, copier) {
         Found::Hit(value, freshness) => {
             let refresh = freshness == Freshness::Stale;
             serve_hit::<R, S, J>(inner, (key, gens), opts, value, refresh, make)
@@ -189,16 +192,15 @@ pub(super) enum Found<V> {
 pub(super) fn read<V: serde::de::DeserializeOwned>(
     inner: &Inner,
     got: Result<Option<Vec<u8>>, Error>,
-    key: &Key,
-    opts: &'static Function,
-    gens: Current,
+    (key, opts, gens): (&Key, &'static Function, Current),
     ticket: Option<Ticket>,
+    copier: Copier<V>,
 ) -> Found<V> {
     match got {
-        Ok(Some(entry)) => match judge::<V>(&entry, key, opts, gens) {
-            Some((value, freshness, written)) => {
+        Ok(Some(entry)) => match judge::<V>(&entry, key, opts, gens, clock::now_ms()) {
+            Some((value, freshness, stamp)) => {
                 if let Some(ticket) = ticket {
-                    local::fill(inner, opts, key, entry, written, ticket);
+                    local::fill(inner, opts, key, (entry, stamp, &value), ticket, copier);
                 }
                 Found::Hit(value, freshness)
             }
@@ -209,38 +211,51 @@ pub(super) fn read<V: serde::de::DeserializeOwned>(
     }
 }
 
-/// Decodes an entry of `key`, from Redis or memory: its value, its freshness and when it was
-/// written; `None` (logged) when it is from before the function's last `invalidate_all` or
-/// does not decode.
+/// Decodes an entry of `key`, from Redis or memory, at wall-clock `now`: its value, its
+/// freshness and its header; `None` (logged) when it is from before the function's last
+/// `invalidate_all` or does not decode.
 pub(super) fn judge<V: serde::de::DeserializeOwned>(
     entry: &[u8],
     key: &Key,
     opts: &'static Function,
     gens: Current,
-) -> Option<(V, Freshness, u64)> {
+    now: u64,
+) -> Option<(V, Freshness, Stamp)> {
     match codec::decode::<V>(entry) {
-        Ok((stamp, value)) if stamp.generation >= gens.hard => {
-            let time = freshness::freshness(stamp.written, clock::now_ms(), opts.refresh);
-            let freshness = if stamp.generation < gens.soft {
-                Freshness::Stale
-            } else {
-                time
-            };
-            Some((value, freshness, stamp.written))
-        }
-        Ok(_) => {
-            tracing::debug!(
-                function = opts.name,
-                key = key.value(),
-                "rediscache: entry from before invalidate_all; a miss"
-            );
-            None
-        }
+        Ok((stamp, value)) => match fresh(stamp, opts, gens, now) {
+            Some(freshness) => Some((value, freshness, stamp)),
+            None => {
+                tracing::debug!(
+                    function = opts.name,
+                    key = key.value(),
+                    "rediscache: entry from before invalidate_all; a miss"
+                );
+                None
+            }
+        },
         Err(e) => {
             tracing::warn!(function = opts.name, key = key.value(), error = %e, "rediscache: unreadable entry; recomputing");
             None
         }
     }
+}
+
+/// The freshness of an entry with header `stamp` at wall-clock `now`: stale when written
+/// before the function's last `expire_all`; `None` (a miss) before its last `invalidate_all`.
+pub(super) fn fresh(
+    stamp: Stamp,
+    opts: &'static Function,
+    gens: Current,
+    now: u64,
+) -> Option<Freshness> {
+    if stamp.generation < gens.hard {
+        return None;
+    }
+    Some(if stamp.generation < gens.soft {
+        Freshness::Stale
+    } else {
+        freshness::freshness(stamp.written, now, opts.refresh)
+    })
 }
 
 /// Serves a hit: counts it and, with `refresh` (it is stale), schedules one refresh in the

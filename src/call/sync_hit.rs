@@ -15,7 +15,7 @@ use tokio::runtime::Handle;
 use super::blocking::SyncJob;
 use super::freshness::Freshness;
 use super::function::Function;
-use super::local::Before;
+use super::local::{Before, Copier};
 use super::returns::Shape;
 use super::{Found, Prepared};
 use crate::runtime;
@@ -29,6 +29,7 @@ pub(super) fn call<R, S, F>(
     args: Result<String, Error>,
     make: impl FnOnce() -> SyncJob<F>,
     default: Option<impl FnOnce() -> R>,
+    copier: Copier<S::Value>,
 ) -> R
 where
     R: Send + 'static,
@@ -57,7 +58,7 @@ where
             }
         },
     };
-    let ticket = match super::local::before::<S::Value>(inner, &key, opts, gens) {
+    let ticket = match super::local::before::<S::Value>(inner, &key, opts, gens, copier) {
         Before::Hit(value, refresh) => {
             return super::serve_hit::<R, S, SyncJob<F>>(
                 inner,
@@ -71,7 +72,7 @@ where
         Before::Miss(ticket) => ticket,
     };
     let got = backend.get_sync(handle, &key);
-    match super::read::<S::Value>(inner, got, &key, opts, gens, ticket) {
+    match super::read::<S::Value>(inner, got, (&key, opts, gens), ticket, copier) {
         Found::Hit(value, freshness) => {
             let refresh = freshness == Freshness::Stale;
             super::serve_hit::<R, S, SyncJob<F>>(inner, (key, gens), opts, value, refresh, make)

@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(not(feature = "local"))]
-pub(crate) use off::{Filled, Ticket, Tier};
+pub(crate) use off::{Filled, Kept, Ticket, Tier};
 #[cfg(feature = "local")]
-pub(crate) use tier::{Filled, Ticket, Tier};
+pub(crate) use tier::{Filled, Kept, Ticket, Tier};
 
 #[cfg(feature = "local")]
 use crate::Error;

@@ -1,16 +1,23 @@
 //! Without the `local` feature: a tier that cannot exist, with the API the call path uses.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::codec::Stamp;
+
+/// A decoded value kept beside the bytes.
+pub(crate) type Kept = Box<dyn Any + Send + Sync>;
 
 /// Never built.
 #[derive(Debug)]
 pub(crate) enum Tier {}
 
 /// Never built.
-#[derive(Debug)]
 pub(crate) struct Held {
     pub(crate) entry: Box<[u8]>,
+    pub(crate) stamp: Stamp,
+    pub(crate) kept: Option<Kept>,
 }
 
 /// Never built.
@@ -44,7 +51,13 @@ impl Tier {
         match *self {}
     }
 
-    pub(crate) fn fill(&self, _: Ticket, _: &str, _: Vec<u8>, _: u64, _: Duration) -> Filled {
+    pub(crate) fn fill(
+        &self,
+        _: Ticket,
+        _: &str,
+        _: (Vec<u8>, Stamp, Option<Kept>),
+        _: Duration,
+    ) -> Filled {
         match *self {}
     }
 

@@ -8,22 +8,32 @@
 //! a fill reads the stripe before its `GET` and checks it again on every read. So a fill whose
 //! `GET` raced an invalidation is never served, whichever runs first: the "fill race" of other
 //! near caches has no window here. Removing entries only frees memory.
+//!
+//! The map is `quick_cache`'s: sharded, bounded by weight at every insert (CLOCK-Pro decides
+//! what goes), a lookup in some 30 ns.
 
+use std::any::Any;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
-use moka::sync::Cache;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 
 use crate::clock;
+use crate::codec::Stamp;
+
+/// A decoded value kept beside the bytes, for types a hit can clone (see `call/local.rs`).
+pub(crate) type Kept = Box<dyn Any + Send + Sync>;
 
 /// Stripes of invalidation counters: a key shares its counter with about 1/STRIPES of the
 /// others, and an invalidation costs those one more `GET`.
 const STRIPES: usize = 1 << 14;
-/// Bytes counted per entry beyond its key and value: the entry, its `Arc`, the map's node.
+/// Bytes counted per entry beyond its key and value: the entry, its `Arc`, the map's slot.
 const OVERHEAD: usize = 160;
+/// The average entry the map sizes itself for.
+const TYPICAL_ENTRY: u64 = 1024;
 
 /// Test hooks, set through `__private::local_test_hooks`: a delay between a fill's `GET` and
 /// its insert, the stripe check turned off (to show the fill-race test bites), and
@@ -42,11 +52,17 @@ pub(crate) const LIVE: u8 = 1;
 pub(crate) const DOWN: u8 = 2;
 pub(crate) const REFUSED: u8 = 3;
 
-/// One entry in memory: the bytes Redis holds, decoded on each hit.
-#[derive(Debug)]
+/// One entry in memory: the bytes Redis holds, and the value decoded from them when its type
+/// can be cloned.
 pub(crate) struct Held {
     /// The entry as stored in Redis (header and value).
     pub(crate) entry: Box<[u8]>,
+    /// Its header.
+    pub(crate) stamp: Stamp,
+    /// Its value, decoded, if its type can be cloned.
+    pub(crate) kept: Option<Kept>,
+    /// What it is counted as against `max_bytes`.
+    weight: u64,
     epoch: u64,
     stripe: usize,
     seen: u64,
@@ -54,6 +70,16 @@ pub(crate) struct Held {
     expires_at: u64,
     /// Wall-clock ms of the last refresh a stale hit asked for.
     tried: AtomicU64,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field("bytes", &self.entry.len())
+            .field("stamp", &self.stamp)
+            .field("kept", &self.kept.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Held {
@@ -87,25 +113,19 @@ pub(crate) enum Filled {
     Skipped,
 }
 
-/// Entries expire in memory when they would stop being served.
-struct UntilServed;
+/// Entries weigh their key, their bytes (twice when a decoded copy is kept) and the overhead.
+#[derive(Debug, Clone, Copy)]
+struct ByBytes;
 
-impl Expiry<String, Arc<Held>> for UntilServed {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        held: &Arc<Held>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        Some(Duration::from_millis(
-            held.expires_at.saturating_sub(clock::now_ms()),
-        ))
+impl Weighter<String, Arc<Held>> for ByBytes {
+    fn weight(&self, key: &String, held: &Arc<Held>) -> u64 {
+        key.len() as u64 + held.weight
     }
 }
 
 /// The in-memory entries of one cache.
 pub(crate) struct Tier {
-    entries: Cache<String, Arc<Held>>,
+    entries: Cache<String, Arc<Held>, ByBytes>,
     stripes: Box<[AtomicU64]>,
     hasher: std::collections::hash_map::RandomState,
     /// Odd while tracking is not confirmed; every flush moves it on.
@@ -122,7 +142,7 @@ pub(crate) struct Tier {
 impl std::fmt::Debug for Tier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tier")
-            .field("entries", &self.entries.entry_count())
+            .field("entries", &self.entries.len())
             .field("epoch", &self.epoch.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -131,13 +151,11 @@ impl std::fmt::Debug for Tier {
 impl Tier {
     pub(crate) fn new(max_bytes: u64, lease: Duration, margin: Duration) -> Tier {
         Tier {
-            entries: Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|key: &String, held: &Arc<Held>| {
-                    u32::try_from(key.len() + held.entry.len() + OVERHEAD).unwrap_or(u32::MAX)
-                })
-                .expire_after(UntilServed)
-                .build(),
+            entries: Cache::with_weighter(
+                usize::try_from((max_bytes / TYPICAL_ENTRY).clamp(16, 1 << 20)).unwrap_or(16),
+                max_bytes,
+                ByBytes,
+            ),
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             // Down until the first heartbeat.
@@ -172,10 +190,14 @@ impl Tier {
             return None;
         }
         let held = self.entries.get(key)?;
+        if now >= held.expires_at {
+            // It would outlive the entry in Redis: gone for good.
+            self.entries.remove(key);
+            return None;
+        }
         let valid = held.epoch == self.epoch.load(Ordering::SeqCst)
             && (self.stripes[held.stripe].load(Ordering::SeqCst) == held.seen
-                || hooks::UNCHECKED.load(Ordering::Relaxed))
-            && now < held.expires_at;
+                || hooks::UNCHECKED.load(Ordering::Relaxed));
         valid.then_some(held)
     }
 
@@ -194,23 +216,24 @@ impl Tier {
         })
     }
 
-    /// Keeps `entry`, read with `ticket`, of a function whose entries expire `expire` after
-    /// `written` (wall-clock ms).
+    /// Keeps `entry` (its header `stamp`, its decoded value `kept` if any), read with
+    /// `ticket`, of a function whose entries expire `expire` after they were written.
     pub(crate) fn fill(
         &self,
         ticket: Ticket,
         key: &str,
-        entry: Vec<u8>,
-        written: u64,
+        (entry, stamp, kept): (Vec<u8>, Stamp, Option<Kept>),
         expire: Duration,
     ) -> Filled {
         let margin = clock::px(self.margin.min(expire / 4));
-        let expires_at = written
+        let expires_at = stamp
+            .written
             .saturating_add(clock::px(expire))
             .saturating_sub(margin);
-        if expires_at <= clock::now_ms()
-            || (key.len() + entry.len() + OVERHEAD) as u64 > self.max_bytes
-        {
+        let copies = if kept.is_some() { 2 } else { 1 };
+        let weight = (entry.len() * copies + OVERHEAD) as u64;
+        // An entry of more than an eighth of the budget would evict too many others.
+        if expires_at <= clock::now_ms() || key.len() as u64 + weight > self.max_bytes / 8 {
             return Filled::Skipped;
         }
         let delay = hooks::FILL_DELAY_US.load(Ordering::Relaxed);
@@ -219,6 +242,9 @@ impl Tier {
         }
         let held = Arc::new(Held {
             entry: entry.into_boxed_slice(),
+            stamp,
+            kept,
+            weight,
             epoch: ticket.epoch,
             stripe: ticket.stripe,
             seen: ticket.seen,
@@ -232,7 +258,7 @@ impl Tier {
             || (self.stripes[ticket.stripe].load(Ordering::SeqCst) != ticket.seen
                 && !hooks::UNCHECKED.load(Ordering::Relaxed))
         {
-            self.entries.invalidate(key);
+            self.entries.remove(key);
             return Filled::Discarded;
         }
         Filled::Kept
@@ -262,7 +288,7 @@ impl Tier {
         if down {
             self.state.store(DOWN, Ordering::Relaxed);
         }
-        self.entries.invalidate_all();
+        self.entries.clear();
         epoch % 2 == 0
     }
 
@@ -290,15 +316,10 @@ impl Tier {
 
     /// The state, the entries and the bytes they are counted as.
     pub(crate) fn status(&self) -> (u8, u64, u64) {
-        self.entries.run_pending_tasks();
         let state = match self.state.load(Ordering::Relaxed) {
             LIVE if !self.live() => DOWN,
             s => s,
         };
-        (
-            state,
-            self.entries.entry_count(),
-            self.entries.weighted_size(),
-        )
+        (state, self.entries.len() as u64, self.entries.weight())
     }
 }
