@@ -74,6 +74,14 @@ impl From<RedisError> for Failure {
                         | "READONLY"
                         | "NOREPLICAS"
                 )
+            )
+            // No sentinel names a primary that answers as one (during a failover), no cluster
+            // node answers: the deployment is in flux, not refusing.
+            || matches!(
+                e.kind(),
+                redis::ErrorKind::MasterNameNotFoundBySentinel
+                    | redis::ErrorKind::NoValidReplicasFoundBySentinel
+                    | redis::ErrorKind::ClusterConnectionNotFound
             );
         if transient {
             Failure::Transient(e.to_string())
