@@ -102,6 +102,7 @@ impl From<crate::Error> for Failure {
 }
 
 impl Failure {
+    #[cfg(feature = "cluster")]
     fn text(self) -> String {
         match self {
             Failure::Transient(s) | Failure::Refused(s) => s,
@@ -114,6 +115,7 @@ enum Check {
     /// Nothing more.
     Answers,
     /// The server is still a primary (a sentinel setup: a demoted primary means a failover).
+    #[cfg(feature = "sentinel")]
     Primary,
     /// The cluster's slot map is still this one.
     #[cfg(feature = "cluster")]
@@ -244,6 +246,7 @@ async fn heartbeat(
 async fn confirm(conns: &mut [MultiplexedConnection], check: &Check) -> Result<(), String> {
     for conn in conns.iter_mut() {
         match check {
+            #[cfg(feature = "sentinel")]
             Check::Primary => {
                 let role: Vec<Value> = redis::cmd("ROLE")
                     .query_async(conn)
