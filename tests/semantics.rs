@@ -1,5 +1,7 @@
 //! The two clocks end to end, for async functions, against a private `redis-server`:
 //! refresh, expire, retry, default, wait, failures, values of every shape, bypass, invalidation.
+//! `REDISCACHE_TEST_TOPOLOGY` runs it on a cluster or behind sentinels instead, and
+//! `REDISCACHE_TEST_LOCAL=1` with the local tier on in every cache it builds (`scripts/test`).
 
 mod common;
 
@@ -644,4 +646,46 @@ fn one_cache_serves_runtime_after_runtime_without_errors() {
     );
     let stats = CACHE.stats_blocking().unwrap();
     assert_eq!(stats.errors, 0, "no call lost its connection: {stats:?}");
+}
+
+/// With `REDISCACHE_TEST_LOCAL=1` the whole suite runs with the local tier on: this test shows
+/// the tier really is on there (it goes live and serves hits from memory, on any topology).
+/// Without it, no cache of the suite has a tier.
+#[cfg(feature = "local")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_tier_is_on_exactly_when_the_suite_asks_for_it() {
+    static CACHE: Slot<RedisCache> = Slot::new();
+    static RUNS: Runs = Runs::new();
+    let server = start_topology();
+    CACHE.set(cache_on(&*server));
+
+    #[cache(cache = CACHE, refresh = 60, expire = 120, wait = true)]
+    async fn hot(x: u8) -> u8 {
+        RUNS.tick();
+        x
+    }
+
+    assert_eq!(hot(1).await, 1);
+    let cache = &*CACHE;
+    if !local_asked() {
+        assert_eq!(cache.local_status(), None);
+        return;
+    }
+    let live = || {
+        cache
+            .local_status()
+            .is_some_and(|s| s.state == rediscache::LocalState::Live)
+    };
+    assert!(eventually(SOON, live), "{:?}", cache.local_status());
+    // The first hit since the tier went live fills it; the ones after come from memory.
+    assert!(
+        eventually_async(SOON, || async {
+            hot(1).await;
+            cache.stats().await.unwrap().local_hits >= 10
+        })
+        .await,
+        "{:?}",
+        cache.stats().await
+    );
+    assert_eq!(RUNS.get(), 1);
 }

@@ -74,6 +74,14 @@ impl From<RedisError> for Failure {
                         | "READONLY"
                         | "NOREPLICAS"
                 )
+            )
+            // No sentinel names a primary that answers as one (during a failover), no cluster
+            // node answers: the deployment is in flux, not refusing.
+            || matches!(
+                e.kind(),
+                redis::ErrorKind::MasterNameNotFoundBySentinel
+                    | redis::ErrorKind::NoValidReplicasFoundBySentinel
+                    | redis::ErrorKind::ClusterConnectionNotFound
             );
         if transient {
             Failure::Transient(e.to_string())
@@ -94,6 +102,7 @@ impl From<crate::Error> for Failure {
 }
 
 impl Failure {
+    #[cfg(feature = "cluster")]
     fn text(self) -> String {
         match self {
             Failure::Transient(s) | Failure::Refused(s) => s,
@@ -106,6 +115,7 @@ enum Check {
     /// Nothing more.
     Answers,
     /// The server is still a primary (a sentinel setup: a demoted primary means a failover).
+    #[cfg(feature = "sentinel")]
     Primary,
     /// The cluster's slot map is still this one.
     #[cfg(feature = "cluster")]
@@ -236,6 +246,7 @@ async fn heartbeat(
 async fn confirm(conns: &mut [MultiplexedConnection], check: &Check) -> Result<(), String> {
     for conn in conns.iter_mut() {
         match check {
+            #[cfg(feature = "sentinel")]
             Check::Primary => {
                 let role: Vec<Value> = redis::cmd("ROLE")
                     .query_async(conn)

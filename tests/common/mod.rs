@@ -1,5 +1,8 @@
 //! What the tests need that names `rediscache` types: a cache for a `testkit` deployment. The
 //! deployments themselves, and everything else, are in the `testkit` crate.
+//!
+//! With `REDISCACHE_TEST_LOCAL=1`, every builder given here has the local tier on
+//! (`.local(Local::new())`): the semantics suite runs that way too (`scripts/test`).
 #![allow(dead_code)]
 
 use rediscache::{RedisCache, RedisCacheBuilder};
@@ -13,7 +16,7 @@ pub(crate) trait Builder {
 
 impl<T: Topo + ?Sized> Builder for T {
     fn builder(&self) -> RedisCacheBuilder {
-        match self.target() {
+        let builder = match self.target() {
             Target::Single(url) => RedisCache::builder().url(url),
             #[cfg(feature = "cluster")]
             Target::Cluster(nodes) => RedisCache::builder().cluster(nodes),
@@ -26,8 +29,27 @@ impl<T: Topo + ?Sized> Builder for T {
                 reason = "reached when a topology's feature is off"
             )]
             other => panic!("{other:?} needs the cargo feature of that topology"),
-        }
+        };
+        with_local_if_asked(builder)
     }
+}
+
+/// Whether `REDISCACHE_TEST_LOCAL=1` asks for the local tier on every cache.
+pub(crate) fn local_asked() -> bool {
+    std::env::var("REDISCACHE_TEST_LOCAL").as_deref() == Ok("1")
+}
+
+/// `builder` with the local tier on if [`local_asked`].
+fn with_local_if_asked(builder: RedisCacheBuilder) -> RedisCacheBuilder {
+    if !local_asked() {
+        return builder;
+    }
+    #[cfg(feature = "local")]
+    {
+        builder.local(rediscache::Local::new())
+    }
+    #[cfg(not(feature = "local"))]
+    panic!("REDISCACHE_TEST_LOCAL=1 needs the cargo feature `local`")
 }
 
 /// A cache on `redis`, everything else default.
