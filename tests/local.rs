@@ -941,3 +941,93 @@ async fn a_function_with_local_false_is_never_served_from_memory() {
         .expect("DEL");
     assert_ne!(opted_out(1).await, out);
 }
+
+// --- What a hit from memory returns ----------------------------------------------------------
+
+static TYPES_CACHE: Slot<RedisCache> = Slot::new();
+
+/// Cloneable: a hit from memory clones the value decoded when the entry was filled.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Quote {
+    pair: String,
+    bid: f64,
+    seq: String,
+}
+
+/// Not cloneable: a hit from memory decodes the bytes Redis holds.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Ledger {
+    lines: Vec<u32>,
+    seq: String,
+}
+
+#[cache(cache = TYPES_CACHE, name = "local::quote", refresh = 60, expire = 120, wait = true)]
+async fn quote(pair: &str) -> Quote {
+    Quote {
+        pair: pair.to_owned(),
+        bid: 1.25,
+        seq: fresh_value("quote"),
+    }
+}
+
+#[cache(cache = TYPES_CACHE, name = "local::ledger", refresh = 60, expire = 120, wait = true)]
+async fn ledger(n: u32) -> Ledger {
+    Ledger {
+        lines: (0..n).collect(),
+        seq: fresh_value("ledger"),
+    }
+}
+
+#[cache(cache = TYPES_CACHE, name = "local::ledger_sync", refresh = 60, expire = 120, wait = true)]
+fn ledger_sync(n: u32) -> Ledger {
+    Ledger {
+        lines: (0..n).collect(),
+        seq: fresh_value("ledger_sync"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_from_memory_return_the_cached_value_cloneable_or_not_sync_or_async() {
+    let server = RedisServer::start();
+    TYPES_CACHE.set(tiered(&server, Local::new()));
+    let cache = &*TYPES_CACHE;
+    wait_live(cache).await;
+    let (q, l) = (quote("EURUSD").await, ledger(5).await);
+    let s = tokio::task::spawn_blocking(|| ledger_sync(3))
+        .await
+        .expect("sync call");
+    for _ in 0..50 {
+        assert_eq!(quote("EURUSD").await, q);
+        assert_eq!(ledger(5).await, l);
+    }
+    let again = tokio::task::spawn_blocking(|| (0..50).map(|_| ledger_sync(3)).collect::<Vec<_>>());
+    assert!(again.await.expect("sync calls").iter().all(|v| *v == s));
+    let by = cache.stats_by_function().await.expect("stats");
+    for name in ["local::quote", "local::ledger", "local::ledger_sync"] {
+        assert!(
+            by[name].local_hits >= 45,
+            "{name} served from memory: {:?}",
+            by[name]
+        );
+    }
+    // And each copy, cloned or decoded, goes when Redis's entry does.
+    for key in [
+        "rediscache:{local::quote(\"EURUSD\")}",
+        "rediscache:{local::ledger(5)}",
+        "rediscache:{local::ledger_sync(3)}",
+    ] {
+        server.cli(&["DEL", key]).expect("DEL");
+    }
+    assert!(
+        eventually_async(SOON, || async {
+            quote("EURUSD").await != q && ledger(5).await != l
+        })
+        .await,
+        "the deletes reached memory"
+    );
+    let s2 = tokio::task::spawn_blocking(move || eventually(SOON, || ledger_sync(3) != s));
+    assert!(
+        s2.await.expect("sync"),
+        "the delete reached the sync function's copy"
+    );
+}

@@ -170,3 +170,24 @@ pub(crate) fn forget(inner: &Inner, key: &Key) {
         tier.invalidate(key.value().as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NotClone;
+
+    #[test]
+    fn the_probe_clones_what_can_be_cloned_and_decodes_the_rest() {
+        let cloned = (&Probe::<String>::new()).copier();
+        let (keep, take) = cloned.copy.expect("String is Clone + Sync");
+        let kept = keep(&"rate".to_string());
+        assert_eq!(take(&kept).as_deref(), Some("rate"));
+        // A copy kept for another type under a shared name is not taken.
+        let other = (&Probe::<u64>::new()).copier().copy.expect("u64 is Clone");
+        assert_eq!((other.1)(&kept), None);
+        assert!((&Probe::<NotClone>::new()).copier().copy.is_none());
+        // Clone but not Sync: decoded.
+        assert!((&Probe::<std::cell::Cell<u8>>::new()).copier().copy.is_none());
+    }
+}
