@@ -178,6 +178,10 @@ mod tests {
     struct NotClone;
 
     #[test]
+    #[allow(
+        clippy::needless_borrow,
+        reason = "the borrow is what lets types that are not Clone fall through to ViaDecode"
+    )]
     fn the_probe_clones_what_can_be_cloned_and_decodes_the_rest() {
         let cloned = (&Probe::<String>::new()).copier();
         let (keep, take) = cloned.copy.expect("String is Clone + Sync");
