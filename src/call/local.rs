@@ -192,6 +192,11 @@ mod tests {
         assert_eq!((other.1)(&kept), None);
         assert!((&Probe::<NotClone>::new()).copier().copy.is_none());
         // Clone but not Sync: decoded.
-        assert!((&Probe::<std::cell::Cell<u8>>::new()).copier().copy.is_none());
+        assert!(
+            (&Probe::<std::cell::Cell<u8>>::new())
+                .copier()
+                .copy
+                .is_none()
+        );
     }
 }
