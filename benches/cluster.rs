@@ -34,7 +34,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use rediscache::{RedisCache, RedisCacheBuilder, cache};
-use testkit::{Cluster, RedisServer, Slot, runtime};
+use testkit::{Cluster, RedisServer, Slot, is_entry, runtime};
 use tokio::runtime::Runtime;
 
 /// The cache of `on_single`, on one `redis-server`.
@@ -197,9 +197,7 @@ fn main() {
         .into_iter()
         .map(|p| {
             let keys = cluster.cli(p, &["--scan"]).unwrap_or_default();
-            let entries = keys
-                .lines()
-                .filter(|k| k.ends_with('}') && !k.contains(":stats:"));
+            let entries = keys.lines().filter(|k| is_entry(k));
             (p, entries.count())
         })
         .collect();

@@ -44,6 +44,9 @@
 //! # Environment
 //!
 //! - `LOCAL_ROUNDS`: the summary's rounds, 10 by default; 0 skips the summary.
+//! - `LOCAL_GROUPS`: runs only the summary groups whose name contains it (`miss`: the misses
+//!   alone, about a quarter of the time with `cargo bench --bench local -- miss`); the CPU
+//!   attribution of a local hit runs only when a `hit` group does.
 
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -682,6 +685,9 @@ fn attribution(fx: &Fixture) {
 /// and only the fills read Redis on `local`; nothing failed.
 fn check_stats() {
     let read = |c: &Slot<RedisCache>| c.get().expect("set").stats_blocking().expect("stats");
+    // `TRACKED` shares `LOCAL_MISS`'s prefix: reading its stats first flushes its pending
+    // counts (a cache's own flush sends only its own), so `lmiss` below has all of both.
+    read(&TRACKED);
     let (plain, local, lmiss) = (read(&PLAIN), read(&LOCAL), read(&LOCAL_MISS));
     let (plain_hits, local_hits) = (
         PLAIN_HITS.load(Ordering::Relaxed),
@@ -756,15 +762,22 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
+    let only = std::env::var("LOCAL_GROUPS").unwrap_or_default();
+    let groups: Vec<Group> = GROUPS
+        .into_iter()
+        .filter(|(name, ..)| name.contains(only.as_str()))
+        .collect();
     if rounds > 0 {
         eprintln!(
             "\nlocal summary: {rounds} rounds per group; each round times 20 blocks per \
              variant (a block: 4000 memory hits, 25 GETs or 8 misses), alternating"
         );
-        for group in GROUPS {
+        for &group in &groups {
             summary_group(&fx, group, rounds);
         }
     }
-    attribution(&fx);
+    if groups.iter().any(|(name, ..)| name.contains("hit")) {
+        attribution(&fx);
+    }
     check_stats();
 }

@@ -1,11 +1,19 @@
 //! Keys: readable, deterministic, bounded, and all of one entry in one cluster hash slot.
 //!
 //! An entry of function `app::report` called with `("2024-01", 3)` lives at
-//! `PREFIX:{app::report("2024-01",3)}`; its lease at `...:lease`, its wake-up channel at
-//! `...:done`. The braces are a Redis Cluster hash tag, so the value, the lease and the channel
-//! of an entry always share a slot. Arguments are rendered as JSON, which is deterministic across
+//! `PREFIX:{app::report("2024-01",3)}`; its lease at `PREFIX:lease{app::report("2024-01",3)}`,
+//! its invalidation count at `PREFIX:inv{...}`, its wake-up channel at `PREFIX:{...}:done`. The
+//! braces are a Redis Cluster hash tag, so the value, the lease, the count and the channel of an
+//! entry always share a slot. Arguments are rendered as JSON, which is deterministic across
 //! processes and restarts and tells `1` from `"1"`. When the rendering is longer than
 //! [`MAX_READABLE`] it is replaced by a SHA-256 digest, so keys stay short whatever the arguments.
+//!
+//! Only values start with `PREFIX:{`, the prefix the local tier's client tracking asks Redis to
+//! report (`backend/tracking.rs`): a miss writes its lease and, on an invalidation, the count,
+//! and every tracking process would otherwise be told of those writes too. The lease and the
+//! count have no `:` before their `{`, while every value has one, so no key of one prefix is a
+//! key of another (`a:lease{f()}` is `a`'s lease; the cache of prefix `a:lease` keeps its
+//! values at `a:lease:{f()}`), and none is tracked by any prefix's tier.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -52,15 +60,26 @@ impl Key {
         &self.value
     }
 
-    /// Who is recomputing: holds a random token, expires after `retry`.
+    /// Who is recomputing: holds a random token, expires after `retry`. `PREFIX:lease{TAG}`.
     pub(crate) fn lease(&self) -> String {
-        format!("{}:lease", self.value)
+        self.beside("lease")
     }
 
     /// How many times the entry was invalidated lately: a computation that started before an
-    /// invalidation must not store.
+    /// invalidation must not store. `PREFIX:inv{TAG}`.
     pub(crate) fn invalidations(&self) -> String {
-        format!("{}:inv", self.value)
+        self.beside("inv")
+    }
+
+    /// `PREFIX:{TAG}` with `what` before the hash tag: `PREFIX:what{TAG}`, in the value's slot
+    /// but outside the tracked prefix `PREFIX:{`. The first `{` opens the tag: a prefix has none.
+    fn beside(&self, what: &str) -> String {
+        let tag = self.value.find('{').unwrap_or(self.value.len());
+        let mut key = String::with_capacity(self.value.len() + what.len());
+        key.push_str(&self.value[..tag]);
+        key.push_str(what);
+        key.push_str(&self.value[tag..]);
+        key
     }
 
     /// Pub/sub channel announcing that a computation ended.
@@ -155,8 +174,42 @@ mod tests {
         let args = render(&[&"2024-01", &3u8]).expect("renders");
         let key = Key::new("rc", "app::report", args);
         assert_eq!(key.value(), r#"rc:{app::report("2024-01",3)}"#);
-        assert_eq!(key.lease(), r#"rc:{app::report("2024-01",3)}:lease"#);
+        assert_eq!(key.lease(), r#"rc:lease{app::report("2024-01",3)}"#);
+        assert_eq!(key.invalidations(), r#"rc:inv{app::report("2024-01",3)}"#);
         assert_eq!(key.channel(), r#"rc:{app::report("2024-01",3)}:done"#);
+    }
+
+    /// The text from the first '{' to the next '}': what Redis Cluster hashes.
+    fn tag(k: &str) -> Option<String> {
+        k[k.find('{').expect("tag")..]
+            .split('}')
+            .next()
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn leases_and_counts_are_beside_the_tracked_prefix_in_the_values_slot() {
+        let long = "x".repeat(10_000);
+        for prefix in ["rc", "app:v2", "a:lease"] {
+            // The prefix the local tier tracks (`backend/tracking.rs`).
+            let tracked = format!("{prefix}:{{");
+            for args in [render(&[&1]), render(&[&"}{"]), render(&[&long])] {
+                let key = Key::new(prefix, "f", args.expect("renders"));
+                assert!(key.value().starts_with(&tracked), "{}", key.value());
+                for other in [key.lease(), key.invalidations()] {
+                    assert!(!other.starts_with(&tracked), "{other} is tracked");
+                    assert_eq!(tag(&other), tag(key.value()), "{other} shares the slot");
+                    assert_ne!(other, key.value());
+                }
+                assert_ne!(key.lease(), key.invalidations());
+            }
+        }
+        // A prefix ending in `:lease` keeps its values apart from the leases of the shorter
+        // prefix, and is not told of them.
+        let short = Key::new("a", "f", render(&[&1]).expect("renders"));
+        let long = Key::new("a:lease", "f", render(&[&1]).expect("renders"));
+        assert_ne!(short.lease(), long.value());
+        assert!(!short.lease().starts_with("a:lease:{"));
     }
 
     #[test]
@@ -190,14 +243,9 @@ mod tests {
     #[test]
     fn braces_in_arguments_keep_one_slot_prefix() {
         let key = Key::new("rc", "f", render(&[&"}{"]).expect("renders"));
-        // The hash tag is the text from the first '{' to the next '}', shared by all three keys.
-        let tag = |k: &str| {
-            k[k.find('{').expect("tag")..]
-                .split('}')
-                .next()
-                .map(str::to_owned)
-        };
+        // The hash tag is shared by all four keys.
         assert_eq!(tag(key.value()), tag(&key.lease()));
+        assert_eq!(tag(key.value()), tag(&key.invalidations()));
         assert_eq!(tag(key.value()), tag(&key.channel()));
     }
 

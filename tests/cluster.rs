@@ -165,7 +165,7 @@ async fn a_waiter_elsewhere_in_the_cluster_wakes_when_the_value_lands() {
     }
 
     let a = tokio::spawn(in_a(1));
-    assert!(eventually_async(SOON, || async { !cluster.keys("*:lease").is_empty() }).await);
+    assert!(eventually_async(SOON, || async { !cluster.keys("*:lease{*").is_empty() }).await);
     let b = tokio::spawn(in_b(1));
     // B waits once it subscribed to the entry's channel, on whichever node.
     let subscribed = || {

@@ -130,7 +130,7 @@ async fn killed_and_restarted_on_the_same_port_the_cache_recovers_waiters_includ
     let b = &*B;
     assert!(eventually_async(SOON, || async { b.ping().await.is_ok() }).await);
     let leader = tokio::spawn(job_a(99));
-    assert!(eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await);
+    assert!(eventually_async(SOON, || async { !server.keys("*:lease{*").is_empty() }).await);
     let waiter = tokio::spawn(job_b(99));
     let subscribed = || server.subscribers("rediscache:{job(99)}:done") == 1;
     assert!(
@@ -374,7 +374,7 @@ async fn garbage_in_every_key_of_an_entry_is_a_miss_never_an_error() {
 
     assert_eq!(named(1).await, "n1");
     let key = entries(&server).pop().unwrap();
-    let lease = format!("{key}:lease");
+    let lease = lease_of(&key);
     let garbage: [&[&str]; 5] = [
         &["HSET", &key, "f", "v"],
         &["SET", &key, "\u{1}\u{2}garbage"],

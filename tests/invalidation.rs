@@ -158,7 +158,7 @@ async fn an_invalidation_overtakes_a_background_refresh() {
     }
     assert!(
         !server
-            .keys("*:lease")
+            .keys("*:lease{*")
             .iter()
             .any(|k| k.contains("refreshed_report")),
         "the old refresh ended and gave its lease up"
@@ -214,7 +214,7 @@ fn overtaken_across_processes(x: u64, invalidate: fn(u64)) {
             ],
         )
     });
-    let lease = format!("rediscache:{{invalidation::shared_report({x})}}:lease");
+    let lease = format!("rediscache:lease{{invalidation::shared_report({x})}}");
     let read = format!("src:shared:read:{x}");
     assert!(
         eventually(SOON, || !server.keys(&lease).is_empty()

@@ -850,7 +850,7 @@ async fn stale_hits_from_memory_try_the_lease_at_most_once_a_second_per_entry() 
     for key in keys {
         put(&other, &STALE, key, "stale").await;
         // Another process computes it: its lease stands for the whole test.
-        let lease = format!("{}:lease", entry_key(&STALE, key));
+        let lease = lease_of(&entry_key(&STALE, key));
         server
             .cli(&["SET", &lease, "another-process", "PX", "60000"])
             .expect("SET lease");

@@ -136,7 +136,7 @@ async fn a_waiter_whose_leader_fails_elsewhere_wakes_and_computes_itself() {
 
     let a = tokio::spawn(in_a());
     assert!(
-        eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await,
+        eventually_async(SOON, || async { !server.keys("*:lease{*").is_empty() }).await,
         "A holds the lease"
     );
     let b = tokio::spawn(in_b());
@@ -179,7 +179,7 @@ async fn a_waiter_stops_waiting_after_retry_and_computes_itself() {
     }
 
     let a = tokio::spawn(in_a());
-    assert!(eventually_async(SOON, || async { !server.keys("*:lease").is_empty() }).await);
+    assert!(eventually_async(SOON, || async { !server.keys("*:lease{*").is_empty() }).await);
     let started = Instant::now();
     // A's computation hangs; after `retry` (1 s, from `refresh`) B computes for itself.
     assert_eq!(soon(in_b()).await, "b");

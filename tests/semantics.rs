@@ -149,7 +149,7 @@ async fn an_expired_value_is_gone_and_every_key_lives_at_most_expire() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(soon(short(1)).await, 1);
     assert!(eventually_async(SOON, || async { RUNS.get() == 2 }).await);
-    let lease = format!("{key}:lease");
+    let lease = lease_of(&key);
     let lease_ttl = pttl(&*server, &lease);
     assert!(
         lease_ttl > 0 && lease_ttl <= 1000,
@@ -517,7 +517,7 @@ async fn keys_are_readable_prefixed_bounded_and_in_one_hash_slot() {
     };
     for key in entries(&*server) {
         assert!(!tag(&key).is_empty());
-        assert_eq!(tag(&key), tag(&format!("{key}:lease")));
+        assert_eq!(tag(&key), tag(&lease_of(&key)));
         assert_eq!(tag(&key), tag(&format!("{key}:done")));
     }
 }

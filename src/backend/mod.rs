@@ -133,15 +133,17 @@ impl Backend {
         })
     }
 
-    /// Keeps client tracking connections for keys under `prefix`, telling `signals` what they
-    /// report (see [`tracking`]), until `signals` is closed or the server refuses.
+    /// Keeps client tracking connections for keys under `prefix`, telling `changed` of every
+    /// key they report changed and `signals` of the rest (see [`tracking`]), until `signals` is
+    /// closed or the server refuses.
     #[cfg(feature = "local")]
     pub(crate) fn track(
         &self,
         prefix: String,
+        changed: tracking::OnChanged,
         signals: tokio::sync::mpsc::UnboundedSender<tracking::Signal>,
     ) -> impl Future<Output = ()> + Send + 'static {
-        tracking::track(self.conns.connector(), prefix, signals)
+        tracking::track(self.conns.connector(), prefix, changed, signals)
     }
 
     /// Runs `op` on this runtime's connection; a broken connection is replaced for the next

@@ -10,10 +10,20 @@
 //!
 //! Ordering is what makes this safe. Redis sends an invalidation before the reply to any
 //! command it processes later on the same connection, and the driver hands pushes to our
-//! sender as it reads them, so once the reply to a heartbeat sent at `t` has arrived, every
-//! invalidation of a change made before `t` is already in the channel: [`Signal::Alive`]`(t)`
-//! follows them there.
+//! sender as it reads them, before it delivers any reply read after them. An invalidation's
+//! keys are applied right there, synchronously, by the [`OnChanged`] the tier gave (no channel
+//! and no task to wake: on a busy process each change would otherwise cost a wake-up of the
+//! listener task); so once the reply to a heartbeat sent at `t` has arrived, every
+//! invalidation of a change made before `t` is already applied, and [`Signal::Alive`]`(t)`,
+//! sent after that reply, comes later still. A flush is a [`Signal::Flushed`] in the channel,
+//! queued by the driver before it delivers later replies, so before the `Alive` of any
+//! heartbeat those replies answer, as it always was. The one order that changed: keys may now
+//! be applied before a `Flushed` or `Lost` queued ahead of them is. That is harmless: applying
+//! an invalidation only ever removes an entry and bumps a stripe, so doing it sooner never
+//! lets anything be served; and never sooner than the change itself, which Redis made before
+//! it sent the push.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
@@ -33,12 +43,15 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from
 /// What `CLIENT LIST` shows for a tracking connection.
 pub(crate) const CLIENT_NAME: &str = "rediscache-tracking";
 
-/// What the tracking connections tell. The state changes carry the generation of the
-/// connections they come from (numbered from 1, a new number for every attempt).
+/// Told, on the connection's driver as the push is read, of every key Redis reports changed:
+/// it must be quick and must not block (see the module's docs for why it runs there).
+pub(crate) type OnChanged = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// What the tracking connections tell besides changed keys (those go to [`OnChanged`]). The
+/// state changes carry the generation of the connections they come from (numbered from 1, a
+/// new number for every attempt).
 #[derive(Debug)]
 pub(crate) enum Signal {
-    /// These keys changed.
-    Changed(Vec<Vec<u8>>),
     /// The database was flushed: every key may have changed.
     Flushed,
     /// Every change made before this instant has been reported.
@@ -123,10 +136,12 @@ enum Check {
 }
 
 /// Keeps tracking connections to `connector`'s topology for keys starting with `prefix`,
-/// sending what they tell to `signals`, until the receiver is gone or the server refuses.
+/// telling `changed` of every key they report changed and `signals` of the rest, until the
+/// receiver is gone or the server refuses.
 pub(crate) async fn track(
-    connector: std::sync::Arc<Connector>,
+    connector: Arc<Connector>,
     prefix: String,
+    changed: OnChanged,
     signals: UnboundedSender<Signal>,
 ) {
     let mut generation = 0;
@@ -136,7 +151,7 @@ pub(crate) async fn track(
             return;
         }
         generation += 1;
-        let why = match open(&connector, &prefix, generation, &signals).await {
+        let why = match open(&connector, &prefix, generation, &changed, &signals).await {
             Ok((mut conns, check)) => {
                 backoff = BACKOFF.0;
                 heartbeat(&mut conns, &check, generation, &signals).await
@@ -160,19 +175,22 @@ async fn open(
     connector: &Connector,
     prefix: &str,
     generation: u64,
+    changed: &OnChanged,
     signals: &UnboundedSender<Signal>,
 ) -> Result<(Vec<MultiplexedConnection>, Check), Failure> {
     let (clients, check) = targets(connector).await?;
     let mut conns = Vec::with_capacity(clients.len());
     for client in clients {
-        let tx = signals.clone();
+        let (tx, changed) = (signals.clone(), changed.clone());
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(connector.connect_timeout))
             .set_response_timeout(Some(HEARTBEAT_TIMEOUT))
-            .set_push_sender(move |push: PushInfo| match signal(generation, push) {
-                Some(s) => tx.send(s).map_err(|_| ()),
-                None => Ok(()),
-            });
+            .set_push_sender(
+                move |push: PushInfo| match signal(generation, push, &*changed) {
+                    Some(s) => tx.send(s).map_err(|_| ()),
+                    None => Ok(()),
+                },
+            );
         let connect = client.get_multiplexed_async_connection_with_config(&config);
         let mut conn = tokio::time::timeout(connector.connect_timeout, connect)
             .await
@@ -196,18 +214,19 @@ async fn open(
     Ok((conns, check))
 }
 
-/// What a push message tells, if anything.
-fn signal(generation: u64, push: PushInfo) -> Option<Signal> {
+/// What a push message tells, if anything besides the changed keys, which go to `changed`
+/// right away (see the module's docs).
+fn signal(generation: u64, push: PushInfo, changed: &dyn Fn(&[u8])) -> Option<Signal> {
     match push.kind {
         PushKind::Invalidate => match push.data.into_iter().next() {
-            Some(Value::Array(keys)) => Some(Signal::Changed(
-                keys.into_iter()
-                    .filter_map(|k| match k {
-                        Value::BulkString(k) => Some(k),
-                        _ => None,
-                    })
-                    .collect(),
-            )),
+            Some(Value::Array(keys)) => {
+                for key in &keys {
+                    if let Value::BulkString(key) = key {
+                        changed(key);
+                    }
+                }
+                None
+            }
             // `null`: a FLUSHALL or FLUSHDB.
             _ => Some(Signal::Flushed),
         },

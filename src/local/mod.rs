@@ -220,16 +220,19 @@ pub(crate) const TIER_NAME: &str = "rediscache::local";
 #[cfg(feature = "local")]
 static TIER_STATS: crate::stats::FunctionStats = crate::stats::FunctionStats::new();
 
-/// Starts tracking for `tier` on `backend`'s servers, and the task applying what it tells.
+/// Starts tracking for `tier` on `backend`'s servers: changed keys are applied as they are
+/// read ([`listen::changed`]), the rest by a task ([`listen::listen`]).
 #[cfg(feature = "local")]
 pub(crate) fn start(
     tier: &Arc<Tier>,
     backend: &Backend,
     prefix: &str,
-    count: impl Fn(Counter) + Send + 'static,
+    count: impl Fn(Counter) + Send + Sync + 'static,
 ) {
+    let count: Arc<dyn Fn(Counter) + Send + Sync> = Arc::new(count);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    crate::runtime::spawn(backend.track(prefix.to_owned(), tx));
+    let changed = listen::changed(Arc::downgrade(tier), count.clone());
+    crate::runtime::spawn(backend.track(prefix.to_owned(), changed, tx));
     crate::runtime::spawn(listen::listen(Arc::downgrade(tier), rx, count));
 }
 

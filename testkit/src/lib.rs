@@ -79,5 +79,5 @@ pub use sentinel::Sentinels;
 pub use server::{RedisServer, free_port};
 pub use statics::{Gate, Runs, Slot};
 pub use tls::{Pki, TlsServer};
-pub use topo::{Target, Topo, entries, pttl, start_topology};
+pub use topo::{Target, Topo, entries, is_entry, lease_of, pttl, start_topology};
 pub use wait::{SOON, eventually, eventually_async, soon};

@@ -99,11 +99,31 @@ pub fn pttl(redis: &dyn Topo, key: &str) -> i64 {
         .expect("PTTL")
 }
 
-/// Keys of cache entries (`...{name(args)}`: not leases, not stats).
+/// Keys of cache entries (`PREFIX:{name(args)}`: not leases, counts or stats).
 pub fn entries(redis: &dyn Topo) -> Vec<String> {
     redis
         .keys("*")
         .into_iter()
-        .filter(|k| k.ends_with('}') && !k.contains(":stats:"))
+        .filter(|k| is_entry(k))
         .collect()
+}
+
+/// Whether `key` is a cache entry's value, `PREFIX:{TAG}`, as src/key.rs builds them: a `:`
+/// right before the first `{` (a lease is `PREFIX:lease{TAG}`, a count `PREFIX:inv{TAG}`) and
+/// not the stats of a cluster (`PREFIX:stats:{SHARD}`).
+pub fn is_entry(key: &str) -> bool {
+    match key.find('{') {
+        Some(open) => {
+            let head = &key[..open];
+            head.ends_with(':') && !head.ends_with(":stats:") && key.ends_with('}')
+        }
+        None => false,
+    }
+}
+
+/// The lease key of the entry whose value lives at `value`: `PREFIX:{TAG}` →
+/// `PREFIX:lease{TAG}`, as src/key.rs builds it.
+pub fn lease_of(value: &str) -> String {
+    let open = value.find('{').expect("an entry key has a hash tag");
+    format!("{}lease{}", &value[..open], &value[open..])
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rediscache_testkit::{
-    RedisServer, SOON, Target, Topo, entries, eventually, pttl, server_program,
+    RedisServer, SOON, Target, Topo, entries, eventually, lease_of, pttl, server_program,
 };
 
 fn ping(server: &RedisServer) -> Option<String> {
@@ -26,7 +26,15 @@ fn a_server_starts_on_a_free_port_and_answers() {
     assert_eq!(server.url(), format!("redis://127.0.0.1:{}/0", server.port));
     assert_eq!(server.target(), Target::Single(server.url()));
     let mut conn = server.conn();
-    for key in ["b", "a", "rediscache:{f(1)}", "rediscache:{f(1)}:lease"] {
+    let keys = [
+        "b",
+        "a",
+        "rediscache:{f(1)}",
+        "rediscache:lease{f(1)}",
+        "rediscache:inv{f(1)}",
+        "rediscache:stats:{0}",
+    ];
+    for key in keys {
         redis::cmd("SET")
             .arg(key)
             .arg("v")
@@ -37,10 +45,18 @@ fn a_server_starts_on_a_free_port_and_answers() {
     }
     assert_eq!(
         server.keys("*"),
-        ["a", "b", "rediscache:{f(1)}", "rediscache:{f(1)}:lease"],
+        [
+            "a",
+            "b",
+            "rediscache:inv{f(1)}",
+            "rediscache:lease{f(1)}",
+            "rediscache:stats:{0}",
+            "rediscache:{f(1)}"
+        ],
         "sorted"
     );
     assert_eq!(entries(&server), ["rediscache:{f(1)}"], "entries only");
+    assert_eq!(lease_of("rediscache:{f(1)}"), "rediscache:lease{f(1)}");
     let ttl = pttl(&server, "a");
     assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
     assert_eq!(pttl(&server, "missing"), -2);
