@@ -9,7 +9,10 @@
 //! [`Signal::Lost`]; a new generation starts after a short backoff.
 //!
 //! Ordering is what makes this safe. Redis sends an invalidation before the reply to any
-//! command it processes later on the same connection, and the driver hands pushes to our
+//! command it processes in a later pass of its event loop (in broadcast mode it collects a
+//! pass's changed keys and sends them when the pass ends, so a heartbeat answered in the same
+//! pass as a change may overtake its invalidation by that flush: microseconds, and bounded by
+//! the lease even if the connection died right between the two), and the driver hands pushes to our
 //! sender as it reads them, before it delivers any reply read after them. An invalidation's
 //! keys are applied right there, synchronously, by the [`OnChanged`] the tier gave (no channel
 //! and no task to wake: on a busy process each change would otherwise cost a wake-up of the
