@@ -30,6 +30,24 @@ const REACHES_MEMORY: Duration = Duration::from_secs(3);
 /// What `CLIENT LIST` names the tracking connections.
 const TRACKING: &str = "name=rediscache-tracking";
 
+/// The cache under test (the tier on, short timeouts) and another client of the same entries
+/// without the tier, on `topo`.
+fn pair(topo: &dyn Topo) -> (RedisCache, RedisCache) {
+    let tiered = topo
+        .builder()
+        .timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT)
+        .local(Local::new())
+        .build()
+        .expect("valid");
+    let writer = topo
+        .builder()
+        .timeout(WRITER_TIMEOUT)
+        .build()
+        .expect("valid");
+    (tiered, writer)
+}
+
 fn live(cache: &RedisCache) -> bool {
     cache
         .local_status()
@@ -148,22 +166,9 @@ async fn a_sentinel_failover_flushes_and_the_new_primary_alone_is_served() {
     static GEN: AtomicU64 = AtomicU64::new(1);
     show_warnings();
     let mut setup = Sentinels::start();
-    A.set(
-        setup
-            .builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .local(Local::new())
-            .build()
-            .expect("valid"),
-    );
-    B.set(
-        setup
-            .builder()
-            .timeout(WRITER_TIMEOUT)
-            .build()
-            .expect("valid"),
-    );
+    let (tiered, writer) = pair(&setup);
+    A.set(tiered);
+    B.set(writer);
 
     #[cache(cache = A, name = "topo::value", refresh = 60, expire = 120, wait = true)]
     async fn in_a(k: u64) -> String {
@@ -302,22 +307,9 @@ async fn a_graceful_sentinel_failover_flushes_and_the_new_primary_alone_is_serve
     static GEN: AtomicU64 = AtomicU64::new(1);
     show_warnings();
     let setup = Sentinels::start();
-    A.set(
-        setup
-            .builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .local(Local::new())
-            .build()
-            .expect("valid"),
-    );
-    B.set(
-        setup
-            .builder()
-            .timeout(WRITER_TIMEOUT)
-            .build()
-            .expect("valid"),
-    );
+    let (tiered, writer) = pair(&setup);
+    A.set(tiered);
+    B.set(writer);
 
     #[cache(cache = A, name = "topo::value", refresh = 60, expire = 120, wait = true)]
     async fn in_a(k: u64) -> String {
@@ -457,22 +449,9 @@ async fn a_cluster_tier_tracks_every_primary_and_follows_a_failover() {
     static GEN: AtomicU64 = AtomicU64::new(1);
     show_warnings();
     let mut cluster = Cluster::start();
-    A.set(
-        cluster
-            .builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .local(Local::new())
-            .build()
-            .expect("valid"),
-    );
-    B.set(
-        cluster
-            .builder()
-            .timeout(WRITER_TIMEOUT)
-            .build()
-            .expect("valid"),
-    );
+    let (tiered, writer) = pair(&cluster);
+    A.set(tiered);
+    B.set(writer);
 
     #[cache(cache = A, name = "topo::value", refresh = 60, expire = 120, wait = true)]
     async fn in_a(k: u64) -> String {
