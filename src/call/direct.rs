@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::freshness::{self, Freshness};
+use super::freshness::Freshness;
 use super::function::Function;
 use super::holder::Holder;
 use super::returns::Shape;
@@ -47,22 +47,15 @@ pub(crate) async fn peek<T: DeserializeOwned>(
     let Some(entry) = backend.get(&key).await? else {
         return Ok(None);
     };
+    // Judged as a call judges it (`None`: from before the function's last `invalidate_all`).
+    let now = clock::now_ms();
     Ok(match codec::decode::<T>(&entry) {
-        Ok((stamp, value)) if stamp.generation >= gens.hard => {
-            let now = clock::now_ms();
-            let stale = stamp.generation < gens.soft
-                || freshness::freshness(stamp.written, now, f.refresh) == Freshness::Stale;
-            Some(Cached {
-                value,
-                age: Duration::from_millis(now.saturating_sub(stamp.written)),
-                freshness: if stale {
-                    Freshness::Stale
-                } else {
-                    Freshness::Fresh
-                },
-            })
-        }
-        _ => None,
+        Ok((stamp, value)) => super::fresh(stamp, f, gens, now).map(|freshness| Cached {
+            value,
+            age: Duration::from_millis(now.saturating_sub(stamp.written)),
+            freshness,
+        }),
+        Err(_) => None,
     })
 }
 
