@@ -83,8 +83,9 @@ impl Local {
     }
 
     /// How much memory the entries may take, shared by every function of the cache: each is
-    /// counted as its key, its bytes in Redis and about 160 bytes more. The least useful are
-    /// evicted first.
+    /// counted as its key, its bytes in Redis (twice when a decoded copy is kept beside them) and
+    /// about 160 bytes more; an entry over an eighth of the budget is not kept. The least
+    /// recently useful go first.
     ///
     /// ```
     /// use rediscache::Local;
