@@ -19,9 +19,9 @@
 //!   cache; with `wait = true` the caller gets the real value, and all concurrent waiters, in all
 //!   processes, share one computation and wake the moment its value lands.
 //!
-//! A hit costs one Redis round trip, fresh or stale: the entry carries the time it was written,
-//! so freshness is decided without asking Redis twice. Stats are counted locally and added to
-//! Redis in batches.
+//! A hit costs one Redis round trip, fresh or stale (none from the local tier, `Local`): the
+//! entry carries the time it was written, so freshness is decided without asking Redis twice.
+//! Stats are counted locally and added to Redis in batches.
 //!
 //! # Contents
 //! - [`cache`]: the attribute and every option; [`methods`] for methods.
